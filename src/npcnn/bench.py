@@ -1,0 +1,329 @@
+"""Speed benchmark: npcnn against PyTorch CPU on the seed's network, side by side.
+
+``python -m npcnn bench`` (or ``make bench``) measures, in one run:
+
+* seconds per epoch as a user waits for it: training on the 55,000 training images
+  (batch 100) plus evaluating the 5,000 validation and 10,000 test images, at C=4 and
+  C=16; npcnn through ``npcnn.train`` itself, PyTorch with the same network, initial
+  weights, batch order, optimizer and evaluation, at the same thread count;
+* evaluation time of the 10,000 test images;
+* forward/backward time per layer: vectorized layers vs the loop-based references
+  (``npcnn.reference``) vs PyTorch;
+* peak memory (max RSS) of each measuring process.
+
+Every measurement runs in its own child process so thread settings (which OpenBLAS and
+PyTorch read at start-up) and peak memory are per measurement, and the measurements run
+one after another, never at once. Times are medians. PyTorch is optional (``bench``
+extra, ``torch==2.13.0``); without it only npcnn's columns are filled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+# -- child-side measurements ---------------------------------------------------------
+def _load():
+    from npcnn.data import load_mnist
+
+    return load_mnist(None)
+
+
+def _npcnn_epochs(channels: int, epochs: int, threads: int) -> dict:
+    from npcnn.config import TrainConfig
+    from npcnn.train import evaluate, train
+
+    data = _load()
+    cfg = TrainConfig(channels=channels, epochs=epochs, schedule="constant", threads=threads)
+    result = train(cfg, progress=False, data=data)
+    from npcnn.losses import get_loss
+
+    t = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        evaluate(result.model, get_loss("softmax"), data[2], data[3], cfg.eval_batch_size)
+        t.append(time.perf_counter() - t0)
+    return {"epoch_s": [e["seconds"] for e in result.epochs], "eval10k_s": t,
+            "test_acc": result.final_test_acc}
+
+
+def _torch_epochs(channels: int, epochs: int, threads: int) -> dict:
+    import numpy as np
+    import torch
+
+    from npcnn.data import split
+    from npcnn.models import seed_cnn
+
+    torch.set_num_threads(threads)
+    x_train, y_train, x_test, y_test = _load()
+    x_tr, y_tr, x_val, y_val = split(x_train, y_train)
+    C = channels
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, C, 3, padding=1), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
+        torch.nn.Conv2d(C, C, 3, padding=1), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(C * 49, 10))
+    ours = seed_cnn(channels=C, seed=0)  # same initial weights as npcnn's run
+    with torch.no_grad():
+        for t_layer, o_layer in zip([net[0], net[3], net[7]],
+                                    [ours.layers[0], ours.layers[3], ours.layers[7]],
+                                    strict=True):
+            w = o_layer.params["W"]
+            t_layer.weight.copy_(torch.from_numpy(np.array(w.T if w.ndim == 2 else w)))
+            t_layer.bias.zero_()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xs, ys = torch.from_numpy(np.array(x_tr)), torch.from_numpy(np.array(y_tr))
+    evalsets = [(torch.from_numpy(np.array(x)), torch.from_numpy(np.array(y)))
+                for x, y in ((x_val, y_val), (x_test, y_test))]
+
+    def evaluate(x, y):
+        with torch.no_grad():
+            correct, total = 0, 0.0
+            for i in range(0, len(x), 1000):
+                s = net(x[i:i + 1000])
+                total += float(loss_fn(s, y[i:i + 1000])) * len(s)
+                correct += int((s.argmax(1) == y[i:i + 1000]).sum())
+        return total / len(x), correct / len(x)
+
+    times, acc = [], 0.0
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        order = torch.from_numpy(np.random.default_rng([0, epoch]).permutation(len(xs)))
+        for i in range(0, len(xs), 100):
+            idx = order[i:i + 100]
+            opt.zero_grad(set_to_none=True)
+            loss_fn(net(xs[idx]), ys[idx]).backward()
+            opt.step()
+        for x, y in evalsets:
+            _, acc = evaluate(x, y)
+        times.append(time.perf_counter() - t0)
+    t = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        evaluate(*evalsets[1])
+        t.append(time.perf_counter() - t0)
+    return {"epoch_s": times, "eval10k_s": t, "test_acc": acc}
+
+
+def _layers(channels: int, batch: int, naive_batch: int, threads: int) -> dict:
+    """Per-layer forward/backward milliseconds for a batch of ``batch`` images."""
+    import numpy as np
+
+    from npcnn import reference as ref
+    from npcnn.models import seed_cnn
+
+    rng = np.random.default_rng(0)
+    model = seed_cnn(channels=channels, seed=0)
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    rows = []
+    h = x
+    for layer in model.layers:
+        xin = h
+        fwd = _median_ms(lambda layer=layer, xin=xin: layer.forward(xin))
+        out = layer.forward(xin)
+        dout = rng.standard_normal(out.shape).astype(np.float32)
+        bwd = _median_ms(lambda layer=layer, dout=dout: layer.backward(dout))
+        naive = _naive_ms(layer, xin[:naive_batch].astype(np.float64),
+                          dout[:naive_batch].astype(np.float64), ref)
+        scale = batch / naive_batch  # the loops are linear in the batch size
+        rows.append({"layer": repr(layer), "fast_fwd": fwd, "fast_bwd": bwd,
+                     "naive_fwd": naive[0] * scale, "naive_bwd": naive[1] * scale})
+        h = out
+    try:
+        import torch
+    except ImportError:
+        return {"rows": rows, "torch": False}
+    torch.set_num_threads(threads)
+    C = channels
+    tl = [torch.nn.Conv2d(1, C, 3, padding=1), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
+          torch.nn.Conv2d(C, C, 3, padding=1), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
+          torch.nn.Flatten(), torch.nn.Linear(C * 49, 10)]
+    h = torch.from_numpy(x)
+    for i, (row, layer) in enumerate(zip(rows, tl, strict=True)):
+        # Same work as training: the first layer's input gradient is never computed.
+        xin = h.detach().requires_grad_(i > 0)
+        row["torch_fwd"] = _median_ms(lambda layer=layer, xin=xin: layer(xin))
+        y = layer(xin)
+        g = torch.randn_like(y)
+        wrt = ([xin] if i > 0 else []) + list(layer.parameters())
+        row["torch_bwd"] = _median_ms(
+            lambda y=y, g=g, wrt=wrt: torch.autograd.grad(y, wrt, g, retain_graph=True))
+        h = y.detach()
+    return {"rows": rows, "torch": True}
+
+
+def _naive_ms(layer, x, dout, ref) -> tuple[float, float]:
+    name = type(layer).__name__
+    if name == "Conv2D":
+        W, b = layer.params["W"].astype(float), layer.params["b"].astype(float)
+        s, p = layer.stride, layer.padding
+        return (_median_ms(lambda: ref.conv2d_forward(x, W, b, s, p), repeat=1),
+                _median_ms(lambda: ref.conv2d_backward(dout, x, W, s, p), repeat=1))
+    if name == "AvgPool2D":
+        k = layer.k
+        return (_median_ms(lambda: ref.avgpool2d_forward(x, k), repeat=1),
+                _median_ms(lambda: ref.avgpool2d_backward(dout, x.shape, k), repeat=1))
+    if name == "ReLU":
+        return (_median_ms(lambda: ref.relu_forward(x)),
+                _median_ms(lambda: ref.relu_backward(dout, x)))
+    if name == "Linear":
+        W, b = layer.params["W"].astype(float), layer.params["b"].astype(float)
+        return (_median_ms(lambda: ref.linear_forward(x, W, b)),
+                _median_ms(lambda: ref.linear_backward(dout, x, W)))
+    return (_median_ms(lambda: x.reshape(len(x), -1)),
+            _median_ms(lambda: dout.reshape(x.shape)))
+
+
+def _median_ms(f, repeat: int = 15) -> float:
+    import statistics
+
+    f()  # warm-up: allocates the reused buffers
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
+
+
+def _child() -> None:
+    import resource
+
+    job = json.loads(sys.argv[1])
+    kind = job.pop("kind")
+    fn = {"npcnn": _npcnn_epochs, "torch": _torch_epochs, "layers": _layers}[kind]
+    out = fn(**job)
+    out["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+# -- parent side -----------------------------------------------------------------------
+def run_job(kind: str, blas_threads: int = 1, **job) -> dict:
+    """Run one measurement in a fresh interpreter; returns its JSON result."""
+    env = dict(os.environ, TQDM_DISABLE="1")
+    env.update({v: str(blas_threads) for v in BLAS_VARS})
+    code = "from npcnn.bench import _child; _child()"
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps({"kind": kind, **job})],
+                          env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} benchmark failed:\n{proc.stderr.strip()}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def epoch_table(channels=(4, 16), epochs: int = 3, threads=(1,), use_torch=True,
+                log=print) -> list[dict]:
+    """Median seconds per epoch (train + eval of 15k images) and 10k-image evaluation."""
+    import statistics
+
+    med = statistics.median
+    rows = []
+    for t in threads:
+        for C in channels:
+            log(f"  npcnn   C={C:<3d} threads={t} ...")
+            ours = run_job("npcnn", channels=C, epochs=epochs, threads=t)
+            row = {"channels": C, "threads": t, "npcnn_epoch_s": med(ours["epoch_s"]),
+                   "npcnn_eval_s": med(ours["eval10k_s"]),
+                   "npcnn_rss_mib": ours["max_rss_mib"], "npcnn_acc": ours["test_acc"]}
+            if use_torch:
+                log(f"  pytorch C={C:<3d} threads={t} ...")
+                ref = run_job("torch", channels=C, epochs=epochs, threads=t)
+                row.update(torch_epoch_s=med(ref["epoch_s"]), torch_eval_s=med(ref["eval10k_s"]),
+                           torch_acc=ref["test_acc"])
+                row["epoch_ratio"] = row["npcnn_epoch_s"] / row["torch_epoch_s"]
+                row["eval_ratio"] = row["npcnn_eval_s"] / row["torch_eval_s"]
+            rows.append(row)
+    return rows
+
+
+def layer_table(channels: int = 4, batch: int = 100, naive_batch: int = 4,
+                threads: int = 1) -> list[dict]:
+    return run_job("layers", channels=channels, batch=batch, naive_batch=naive_batch,
+                   threads=threads)["rows"]
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def format_epoch_table(rows: list[dict]) -> str:
+    head = "| C | threads | npcnn s/epoch | PyTorch s/epoch | ratio | npcnn eval 10k s | " \
+           "PyTorch eval 10k s | ratio | npcnn peak RSS MiB |"
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        def g(key, fmt="{:.2f}", r=r):
+            return fmt.format(r[key]) if key in r else "n/a"
+        lines.append(f"| {r['channels']} | {r['threads']} | {g('npcnn_epoch_s')} | "
+                     f"{g('torch_epoch_s')} | {g('epoch_ratio', '{:.2f}x')} | "
+                     f"{g('npcnn_eval_s', '{:.3f}')} | {g('torch_eval_s', '{:.3f}')} | "
+                     f"{g('eval_ratio', '{:.2f}x')} | {g('npcnn_rss_mib', '{:.0f}')} |")
+    return "\n".join(lines)
+
+
+def format_layer_table(rows: list[dict]) -> str:
+    lines = ["| layer | naive fwd | fast fwd | PyTorch fwd | naive bwd | fast bwd | "
+             "PyTorch bwd | naive/fast |", "|" + "---|" * 8]
+    for r in rows:
+        def g(key, r=r):
+            return f"{r[key]:.3f}" if key in r else "n/a"
+        speedup = (r["naive_fwd"] + r["naive_bwd"]) / max(1e-9, r["fast_fwd"] + r["fast_bwd"])
+        lines.append(f"| {r['layer']} | {g('naive_fwd')} | {g('fast_fwd')} | {g('torch_fwd')} "
+                     f"| {g('naive_bwd')} | {g('fast_bwd')} | {g('torch_bwd')} | "
+                     f"{speedup:.0f}x |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="npcnn bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--channels", type=int, nargs="+", default=[4, 16])
+    ap.add_argument("--epochs", type=int, default=3, help="epochs per measurement (median)")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                    help="thread counts, the same for both frameworks")
+    ap.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    ap.add_argument("--layers-only", action="store_true")
+    ap.add_argument("--json", help="also write the results to this JSON file")
+    args = ap.parse_args(argv)
+    use_torch = torch_available() and not args.no_torch
+    print(f"machine: {machine()}")
+    if not use_torch:
+        print("PyTorch not installed (pip install -e '.[bench]'): npcnn columns only")
+    print("\nper-layer ms for a batch of 100 (C=4; naive loops timed on 4 images, scaled):")
+    layers = layer_table(channels=4, threads=1)
+    print(format_layer_table(layers))
+    result = {"machine": machine(), "layers": layers}
+    if not args.layers_only:
+        print(f"\nseconds per epoch (median of {args.epochs}; train 55k + eval 15k), "
+              "and evaluation of the 10k test images:")
+        rows = epoch_table(args.channels, args.epochs, args.threads, use_torch,
+                           log=lambda m: print(m, file=sys.stderr))
+        print(format_epoch_table(rows))
+        result["epochs"] = rows
+        print("\nthe seed's network needed about 54 s per epoch (1.5 h / 100 epochs, 4-core "
+              "i7-4710HQ).")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Models: a ``Sequential`` container and the two networks the seed compared.
+
+The model owns the parameters and their gradients: all of them live in ONE flat vector
+``params: (P,)`` (and ``grads: (P,)``), each layer's ``params``/``grads`` dicts being views
+into it, so the optimizer updates the whole network with a few vector operations.
+"""
+
+from __future__ import annotations
+
+import copy
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .layers import AvgPool2D, Conv2D, Flatten, Layer, Linear, ReLU
+
+
+class Sequential:
+    """Layers applied in order.
+
+    ``forward(x)``: x (N, C, H, W) -> scores (N, K). The activations travel channel-major,
+    (C, N, H, W), between spatial layers (see ``npcnn.layers``); Flatten turns them back
+    to (N, D). ``backward(dscores)`` fills ``grads``; it stops at the first layer with
+    weights, whose input gradient nobody needs.
+
+    Attributes:
+        layers: the layers.
+        params: (P,) every parameter, layer by layer; grads: (P,) likewise.
+        decay_mask: (P,) 1.0 where weight decay applies (weights), 0.0 for biases.
+    """
+
+    def __init__(self, layers: list[Layer], dtype=np.float32) -> None:
+        self.layers = list(layers)
+        self.dtype = np.dtype(dtype)
+        sizes = [layer.n_params for layer in self.layers]
+        total = int(sum(sizes))
+        self.params = np.zeros(total, self.dtype)
+        self.grads = np.zeros(total, self.dtype)
+        masks, offset = [], 0
+        for layer, n in zip(self.layers, sizes, strict=True):
+            if n:
+                layer.bind(self.params[offset:offset + n], self.grads[offset:offset + n])
+                layer._check_grads()
+                masks.append(layer.decay_mask())
+            offset += n
+        self.decay_mask = (np.concatenate(masks) if masks else np.zeros(0)).astype(self.dtype)
+        weighted = [i for i, n in enumerate(sizes) if n]
+        self._first = weighted[0] if weighted else len(self.layers)
+        if weighted:
+            self.layers[self._first].needs_dx = False
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        """x: (N, C, H, W) -> scores: (N, K), a fresh array."""
+        x = np.asarray(x, dtype=self.dtype)
+        h = np.ascontiguousarray(x.transpose(1, 0, 2, 3))  # (C, N, H, W); free when C = 1
+        for layer in self.layers:
+            h = layer.fwd(h, train)
+        return np.array(h, copy=True)
+
+    def backward(self, dscores: np.ndarray) -> None:
+        """dscores: (N, K) -> fills ``grads`` (the layers' views into it)."""
+        d = np.ascontiguousarray(dscores, dtype=self.dtype)
+        for layer in reversed(self.layers[self._first:]):
+            d = layer.bwd(d)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x, train=False)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {"params": self.params.copy()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        p = np.asarray(state["params"])
+        if p.shape != self.params.shape:
+            raise ValueError(f"state has {p.size} parameters, the model {self.params.size}")
+        self.params[...] = p  # in place: the layers' views stay valid
+
+    def replica(self) -> Sequential:
+        """A copy that shares this model's ``params`` but has its own ``grads`` and work
+        buffers, so it can run forward/backward on another thread at the same time."""
+        layers = copy.deepcopy(self.layers)
+        for layer in layers:
+            layer._bufs = {}
+        twin = Sequential(layers, dtype=self.dtype)
+        offset = 0
+        for layer in twin.layers:
+            n = layer.n_params
+            if n:
+                layer.bind(self.params[offset:offset + n], twin.grads[offset:offset + n])
+            offset += n
+        twin.params = self.params
+        return twin
+
+    def __repr__(self) -> str:
+        inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)  # {count_params(self)} parameters"
+
+
+class DataParallel:
+    """Splits every batch across ``threads`` replicas run on Python threads.
+
+    NumPy releases the GIL inside its kernels, so on a 2-core machine two half batches
+    run at once; for this network's thin matmuls that beats giving OpenBLAS two threads
+    (measured). The replicas share ``params``; their gradients are summed into
+    ``grads``, which is exact because each loss gradient is already divided by the full
+    batch size. Same interface as ``Sequential``.
+    """
+
+    def __init__(self, model: Sequential, threads: int = 2) -> None:
+        self.model = model
+        self.replicas = [model] + [model.replica() for _ in range(threads - 1)]
+        self._pool = ThreadPoolExecutor(max_workers=max(1, threads - 1))
+
+    # the model's own attributes, so trainers and checkpoints need not know the wrapper
+    params = property(lambda self: self.model.params)
+    grads = property(lambda self: self.model.grads)
+    decay_mask = property(lambda self: self.model.decay_mask)
+    layers = property(lambda self: self.model.layers)
+    dtype = property(lambda self: self.model.dtype)
+
+    def _chunks(self, n: int) -> list[slice]:
+        edges = np.linspace(0, n, len(self.replicas) + 1).astype(int)
+        return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+    def _run(self, fn, args: list) -> list:
+        """fn(replica, arg) for each pair; the calling thread does the first itself."""
+        futures = [self._pool.submit(fn, r, a)
+                   for r, a in zip(self.replicas[1:], args[1:], strict=False)]
+        first = fn(self.replicas[0], args[0])
+        return [first] + [f.result() for f in futures]
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        """x: (N, C, H, W) -> scores: (N, K)."""
+        self._slices = self._chunks(len(x))
+        return np.concatenate(self._run(lambda r, s: r.forward(x[s], train), self._slices))
+
+    def backward(self, dscores: np.ndarray) -> None:
+        """dscores: (N, K) -> fills ``grads`` with the sum over replicas."""
+        self._run(lambda r, s: r.backward(dscores[s]), self._slices)
+        for r in self.replicas[1:len(self._slices)]:
+            self.model.grads += r.grads
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x, train=False)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return self.model.state_dict()
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.model.load_state_dict(state)
+
+    def __repr__(self) -> str:
+        return f"DataParallel({self.model!r}, threads={len(self.replicas)})"
+
+
+def seed_cnn(kernel_size: int = 3, channels: int = 4, init_std: float = 1.0,
+             linear_init_std: float = 0.1, seed: int = 0, dtype=np.float32) -> Sequential:
+    """The seed's network, for 1x28x28 inputs and 10 classes::
+
+        Conv(1->C, k, pad k//2) -> ReLU -> AvgPool(2) -> Conv(C->C, k, pad k//2) -> ReLU
+        -> AvgPool(2) -> Flatten(C*7*7) -> Linear(C*7*7 -> 10)
+
+    ``padding = k // 2`` keeps 28 -> 14 -> 7 for every odd k. ``init_std`` is the conv
+    layers' weight std; the final Linear has its own ``linear_init_std``. With the
+    defaults: (1*4*9 + 4) + (4*4*9 + 4) + (196*10 + 10) = 2158 parameters.
+    """
+    rng = np.random.default_rng(seed)
+    k, C, pad = kernel_size, channels, kernel_size // 2
+    return Sequential([
+        Conv2D(1, C, k, padding=pad, init_std=init_std, rng=rng, dtype=dtype),
+        ReLU(),
+        AvgPool2D(2),
+        Conv2D(C, C, k, padding=pad, init_std=init_std, rng=rng, dtype=dtype),
+        ReLU(),
+        AvgPool2D(2),
+        Flatten(),
+        Linear(C * 7 * 7, 10, init_std=linear_init_std, rng=rng, dtype=dtype),
+    ], dtype=dtype)
+
+
+def mlp(hidden: tuple[int, ...] = (100, 50), init_std: float = 0.01, seed: int = 0,
+        in_features: int = 784, classes: int = 10, dtype=np.float32) -> Sequential:
+    """Flatten -> [Linear -> ReLU] per hidden width -> Linear(-> classes).
+
+    The seed's 784-100-50-10 has 784*100+100 + 100*50+50 + 50*10+10 = 84,060 parameters.
+    """
+    rng = np.random.default_rng(seed)
+    layers: list[Layer] = [Flatten()]
+    width = in_features
+    for h in hidden:
+        layers += [Linear(width, h, init_std=init_std, rng=rng, dtype=dtype), ReLU()]
+        width = h
+    layers.append(Linear(width, classes, init_std=init_std, rng=rng, dtype=dtype))
+    return Sequential(layers, dtype=dtype)
+
+
+def build_model(config) -> Sequential | DataParallel:
+    """The model a ``TrainConfig`` names, initialised from ``config.seed``; wrapped in
+    ``DataParallel`` when ``config.threads > 1``."""
+    if config.model == "cnn":
+        model = seed_cnn(config.kernel_size, config.channels, config.init_std,
+                         config.linear_init_std, seed=config.seed)
+    else:
+        model = mlp(tuple(config.hidden), init_std=config.init_std, seed=config.seed)
+    threads = getattr(config, "threads", 1)
+    return DataParallel(model, threads) if threads > 1 else model
+
+
+def count_params(model: Sequential | DataParallel) -> int:
+    return int(model.params.size)
+
+
+__all__ = ["Sequential", "DataParallel", "seed_cnn", "mlp", "build_model", "count_params"]

@@ -1,0 +1,523 @@
+"""The training loop, its records, and the run directory that makes runs resumable.
+
+``train(config)`` owns the loop and what it records; the model owns its parameters and
+gradients. With an ``out_dir`` the run writes, atomically and after every epoch,
+
+* ``checkpoint.npz``: model state, optimizer state (velocity included), the epoch number,
+  the per-iteration losses and the per-epoch records: everything a resumed run needs;
+* ``history.json``: ``config``, ``status``, ``final_test_acc``, ``best_test_acc``,
+  ``epochs`` and ``iter_loss``: what reports read. While the run is going its status
+  is ``"running"``; at the end ``"completed"``, ``"diverged"`` or ``"interrupted"``.
+
+Every source of randomness is a function of ``config.seed`` (and the epoch number for the
+batch order), and the schedules are pure functions of the recorded validation losses, so
+a resumed run reproduces an uninterrupted one exactly, without saving any RNG state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+import time
+import warnings
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from npcnn.config import ConfigError, TrainConfig
+
+HISTORY = "history.json"
+CHECKPOINT = "checkpoint.npz"
+
+# Keys of one per-epoch record, in the order they are written.
+EPOCH_KEYS = (
+    "epoch", "lr", "momentum", "train_loss", "train_acc",
+    "val_loss", "val_acc", "test_loss", "test_acc", "seconds",
+)
+
+
+class RunDirError(Exception):
+    """The output directory holds a run of another configuration."""
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint or history could not be read; the run starts fresh."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """KeyboardInterrupt carrying the run's records up to its last finished epoch.
+
+    Still a ``KeyboardInterrupt``, so ``except KeyboardInterrupt`` catches it; ``result``
+    lets a caller say how far the run got.
+    """
+
+    def __init__(self, result: TrainResult) -> None:
+        super().__init__(f"interrupted after epoch {len(result.epochs)}")
+        self.result = result
+
+
+@dataclass
+class TrainResult:
+    """What a run produced.
+
+    Attributes
+    ----------
+    config : the run's ``TrainConfig``
+    status : ``"completed"``, ``"diverged"`` or ``"interrupted"``
+    epochs : one dict per finished epoch with ``EPOCH_KEYS`` (``epoch`` from 1;
+        accuracies are fractions in [0, 1]; ``seconds`` is wall time incl. evaluation)
+    iter_loss : training loss of every iteration, in order
+    model : the trained ``Sequential``
+    out_dir : the run directory, or None
+    resumed_epochs : epochs taken from a checkpoint rather than trained by this call
+        (equal to ``len(epochs)`` when a completed run was returned from its directory)
+    """
+
+    config: TrainConfig
+    status: str
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    iter_loss: list[float] = field(default_factory=list)
+    model: Any = None
+    out_dir: str | None = None
+    resumed_epochs: int = 0
+
+    @property
+    def final_test_acc(self) -> float | None:
+        return self.epochs[-1]["test_acc"] if self.epochs else None
+
+    @property
+    def best_test_acc(self) -> float | None:
+        return max(e["test_acc"] for e in self.epochs) if self.epochs else None
+
+    def to_history(self) -> dict[str, Any]:
+        """The ``history.json`` mapping (JSON-ready: plain lists, floats and strings)."""
+        return {
+            "config": self.config.to_dict(),
+            "status": self.status,
+            "final_test_acc": self.final_test_acc,
+            "best_test_acc": self.best_test_acc,
+            "epochs": [dict(e) for e in self.epochs],
+            "iter_loss": list(self.iter_loss),
+        }
+
+
+# -- metrics --------------------------------------------------------------------------
+
+
+def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of rows of ``scores: (N, K)`` whose argmax equals ``labels: (N,)``."""
+    return float(np.mean(scores.argmax(axis=1) == labels))
+
+
+def evaluate(
+    model: Any, loss_fn: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 1000
+) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` on ``x: (N, 1, 28, 28)``, ``y: (N,)``.
+
+    Runs ``model.forward(x, train=False)`` in batches of ``batch_size`` (nothing is cached
+    for backward); the loss is weighted by batch size, so it is the mean over all N.
+    """
+    n = len(x)
+    if n == 0:
+        raise ValueError("evaluate needs at least one example")
+    total_loss = 0.0
+    correct = 0
+    for start in range(0, n, batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        scores = model.forward(xb, train=False)
+        total_loss += loss_fn.forward(scores, yb) * len(yb)
+        correct += int(np.count_nonzero(scores.argmax(axis=1) == yb))
+    return total_loss / n, correct / n
+
+
+# -- training -------------------------------------------------------------------------
+
+
+def train(
+    config: TrainConfig,
+    out_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> TrainResult:
+    """Train the model ``config`` describes; resume or reuse the run in ``out_dir``.
+
+    Parameters
+    ----------
+    config
+        All hyperparameters.
+    out_dir
+        Run directory for ``history.json`` and ``checkpoint.npz``. If it holds an
+        unfinished run of the same config (``config.key()``), training continues after
+        its last checkpointed epoch; a completed one is returned without training.
+    progress
+        Show a tqdm bar (also off when ``$TQDM_DISABLE`` is set to anything but "0").
+    data
+        Preloaded ``(x_train (N, 1, 28, 28) float32, y_train (N,) int, x_test, y_test)``;
+        default ``load_mnist(config.data_dir or None)``. The last 5000 training images
+        are the validation set (``npcnn.data.split``).
+
+    Returns
+    -------
+    TrainResult with status "completed" or "diverged" (a non-finite loss stops the run).
+
+    Raises
+    ------
+    RunDirError
+        ``out_dir`` holds a run of another configuration.
+    TrainingInterrupted
+        On KeyboardInterrupt, after writing ``history.json`` with status "interrupted".
+    """
+    from npcnn.data import load_mnist, split
+    from npcnn.losses import get_loss
+    from npcnn.schedules import make_lr_schedule, make_momentum_schedule
+
+    run_dir = Path(out_dir) if out_dir is not None else None
+    # The run directory is checked before loading data: a wrong --out fails at once.
+    resumed = _resume(run_dir, config) if run_dir is not None else None
+    if resumed is not None and resumed[0].status == "completed":
+        return resumed[0]
+
+    if data is None:
+        data = load_mnist(config.data_dir or None)
+    x_train, y_train, x_test, y_test = data
+    x_tr, y_tr, x_val, y_val = split(x_train, y_train, subset=config.subset)
+    if resumed is None:
+        model, opt = _fresh(config)
+        result = TrainResult(config, "running", model=model)
+    else:
+        result, opt = resumed
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        result.out_dir = str(run_dir)
+
+    loop = _Loop(config, result.model, opt, get_loss(config.loss), make_lr_schedule(config),
+                 make_momentum_schedule(config), (x_tr, y_tr, x_val, y_val, x_test, y_test))
+    n_batches = math.ceil(len(x_tr) / config.batch_size)
+    loop.bar = _progress_bar(progress, config.epochs * n_batches, len(result.epochs) * n_batches)
+    try:
+        # Divergence is detected from the loss value; numpy's overflow warnings on the
+        # way there are noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for epoch in range(len(result.epochs) + 1, config.epochs + 1):
+                losses: list[float] = []
+                record = loop.run_epoch(epoch, [e["val_loss"] for e in result.epochs], losses)
+                # Divergence keeps the failed epoch's finite losses: they show the blow-up.
+                result.iter_loss.extend(losses)
+                if record is None:
+                    result.status = "diverged"
+                    break
+                result.epochs.append(record)
+                if not loop.bar.disable:
+                    loop.bar.write(_summary_line(record))
+                if run_dir is not None:
+                    _save_checkpoint(run_dir, result, opt)
+                    _write_history(run_dir, result, status="running")
+            else:
+                result.status = "completed"
+    except KeyboardInterrupt as exc:
+        result.status = "interrupted"
+        # Only finished epochs count: a resumed run redoes the interrupted one.
+        result.iter_loss = result.iter_loss[: len(result.epochs) * n_batches]
+        if run_dir is not None:
+            _write_history(run_dir, result)
+        raise TrainingInterrupted(result) from exc
+    finally:
+        loop.bar.close()
+    if run_dir is not None:
+        _write_history(run_dir, result)
+    return result
+
+
+@dataclass
+class _Loop:
+    """What one epoch needs; ``splits`` = (x_tr, y_tr, x_val, y_val, x_test, y_test)."""
+
+    config: TrainConfig
+    model: Any
+    opt: Any
+    loss_fn: Any
+    lr_schedule: Any
+    momentum_schedule: Any
+    splits: tuple[np.ndarray, ...]
+    bar: Any = None
+
+    def run_epoch(
+        self, epoch: int, val_losses: list[float], losses: list[float]
+    ) -> dict[str, float] | None:
+        """Train epoch ``epoch`` (1-based) and evaluate; the record, or None if it diverged.
+
+        ``val_losses`` are the validation losses of epochs 1..epoch-1 (for the lr
+        schedule); every batch loss is appended to ``losses``.
+        """
+        c, opt = self.config, self.opt
+        x_tr, y_tr, x_val, y_val, x_test, y_test = self.splits
+        t0 = time.perf_counter()
+        opt.lr = self.lr_schedule.lr_at(epoch, val_losses)
+        opt.momentum = self.momentum_schedule.momentum_at(epoch)
+        self.bar.set_description(f"epoch {epoch}/{c.epochs}")
+        # A function of (seed, epoch) only: a resumed run sees the same batches.
+        order = np.random.default_rng([c.seed, epoch]).permutation(len(x_tr))
+        fit = _train_epoch(self.model, self.loss_fn, opt, x_tr, y_tr, order, c.batch_size,
+                           losses, self.bar)
+        if fit is None:
+            return None
+        val = evaluate(self.model, self.loss_fn, x_val, y_val, c.eval_batch_size)
+        test = evaluate(self.model, self.loss_fn, x_test, y_test, c.eval_batch_size)
+        if not all(map(math.isfinite, (*val, *test))):
+            return None
+        return _record(epoch, opt, fit, val, test, time.perf_counter() - t0)
+
+
+def _fresh(config: TrainConfig) -> tuple[Any, Any]:
+    from npcnn.models import build_model
+    from npcnn.optim import SGD
+
+    model = build_model(config)
+    opt = SGD(config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return model, opt
+
+
+def _train_epoch(
+    model: Any,
+    loss_fn: Any,
+    opt: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    order: np.ndarray,
+    batch_size: int,
+    losses: list[float],
+    bar: Any,
+) -> tuple[float, float] | None:
+    """One pass over ``x[order]`` in batches; appends each batch loss to ``losses``.
+
+    Returns the epoch's running-average ``(train_loss, train_acc)`` weighted by batch
+    size (from each batch's scores before its update; no extra pass), or None as soon as
+    a loss is NaN or infinite.
+    """
+    total_loss = 0.0
+    correct = 0
+    seen = 0
+    for i, start in enumerate(range(0, len(order), batch_size)):
+        idx = order[start : start + batch_size]
+        xb, yb = x[idx], y[idx]
+        scores = model.forward(xb, train=True)
+        loss = loss_fn.forward(scores, yb)
+        if not math.isfinite(loss):
+            return None
+        model.backward(loss_fn.backward())
+        opt.step(model.params, model.grads, model.decay_mask)
+        losses.append(loss)
+        total_loss += loss * len(idx)
+        correct += int(np.count_nonzero(scores.argmax(axis=1) == yb))
+        seen += len(idx)
+        bar.update(1)
+        # Formatting the postfix every batch costs more than a small batch's math.
+        if i % 20 == 0:
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}",
+                            lr=f"{opt.lr:.3g}", refresh=False)
+    return total_loss / seen, correct / seen
+
+
+def _record(
+    epoch: int,
+    opt: Any,
+    fit: tuple[float, float],
+    val: tuple[float, float],
+    test: tuple[float, float],
+    seconds: float,
+) -> dict[str, float]:
+    values = (epoch, opt.lr, opt.momentum, *fit, *val, *test, seconds)
+    record = {k: float(v) for k, v in zip(EPOCH_KEYS, values, strict=True)}
+    record["epoch"] = int(epoch)
+    return record
+
+
+def _summary_line(r: dict[str, float]) -> str:
+    return (
+        f"epoch {r['epoch']}: train loss {r['train_loss']:.4f} acc {r['train_acc']:.4f} | "
+        f"val loss {r['val_loss']:.4f} acc {r['val_acc']:.4f} | test acc {r['test_acc']:.4f}"
+        f" | lr {r['lr']:.3g} | {r['seconds']:.1f} s"
+    )
+
+
+def _progress_bar(progress: bool, total: int, initial: int) -> Any:
+    from tqdm import tqdm
+
+    env = os.environ.get("TQDM_DISABLE", "")
+    disable = not progress or (env != "" and env != "0")
+    return tqdm(total=total, initial=initial, disable=disable, unit="batch", dynamic_ncols=True)
+
+
+# -- run directory --------------------------------------------------------------------
+
+
+def _resume(run_dir: Path, config: TrainConfig) -> tuple[TrainResult, Any] | None:
+    """The ``(result, optimizer)`` to continue from in ``run_dir``, or None to start fresh.
+
+    The result's model and the optimizer hold the checkpoint's state. A result with status
+    "completed" is handed back as is; otherwise training continues after its epochs.
+    """
+    history = _read_json(run_dir / HISTORY)
+    if history is not None:
+        _check_same_config(run_dir, history.get("config"), config)
+    path = run_dir / CHECKPOINT
+    if not path.exists():
+        if history is not None and history.get("status") == "completed":
+            _warn(f"{run_dir} holds a completed history but no {CHECKPOINT}; training again")
+        return None
+    try:
+        ckpt = _load_checkpoint(path)
+    except Exception as err:  # any unreadable checkpoint means a fresh start
+        _warn(f"ignoring unreadable checkpoint {path} ({_one_line(err)}); starting fresh")
+        return None
+    _check_same_config(run_dir, ckpt["config"], config)
+    try:
+        model, opt = _fresh(config)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optim"])
+        epochs, iter_loss = ckpt["epochs"], ckpt["iter_loss"]
+        if len(epochs) != ckpt["epoch"] or ckpt["epoch"] > config.epochs:
+            raise ValueError(f"it records {len(epochs)} epochs but says {ckpt['epoch']}")
+    except Exception as err:  # a checkpoint that does not fit the model: start fresh
+        _warn(f"ignoring checkpoint {path} that does not fit the model ({_one_line(err)}); "
+              "starting fresh")
+        return None
+    done = history is not None and history.get("status") == "completed"
+    if done and len(epochs) != config.epochs:
+        done = False  # the final checkpoint was lost; finish the remaining epochs
+    result = TrainResult(
+        config, "completed" if done else "running", epochs, iter_loss, model,
+        out_dir=str(run_dir), resumed_epochs=len(epochs),
+    )
+    return result, opt
+
+
+def _check_same_config(run_dir: Path, stored: Any, config: TrainConfig) -> None:
+    try:
+        same = TrainConfig.from_dict(stored).key() == config.key()
+    except (ConfigError, TypeError):
+        same = False  # unparsable or from another version: not this configuration
+    if not same:
+        raise RunDirError(
+            f"{run_dir} holds a run of another configuration; choose another --out "
+            "or delete it"
+        )
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        d = json.loads(path.read_text())
+        if not isinstance(d, dict):
+            raise ValueError("not a JSON object")
+        return d
+    except (OSError, ValueError) as err:
+        _warn(f"ignoring unreadable {path} ({_one_line(err)})")
+        return None
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, CheckpointWarning, stacklevel=3)
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _write_history(run_dir: Path, result: TrainResult, status: str | None = None) -> None:
+    h = result.to_history()
+    if status is not None:
+        h["status"] = status
+    text = json.dumps(_json_safe(h), indent=1, allow_nan=False)
+    _atomic_write(run_dir / HISTORY, lambda f: f.write(text.encode()))
+
+
+def _json_safe(obj: Any) -> Any:
+    """Non-finite floats become null: strict JSON has no NaN or Infinity."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def _save_checkpoint(run_dir: Path, result: TrainResult, opt: Any) -> None:
+    arrays: dict[str, np.ndarray] = {
+        "epoch": np.asarray(len(result.epochs)),
+        "config": np.asarray(json.dumps(result.config.to_dict())),
+        "epochs": np.asarray(json.dumps(result.epochs)),
+        "iter_loss": np.asarray(result.iter_loss, dtype=np.float64),
+    }
+    for name, value in result.model.state_dict().items():
+        arrays[f"model/{name}"] = np.asarray(value)
+    # Optimizer state: arrays stored as arrays, everything else (floats, None) as JSON.
+    plain = {}
+    for name, value in opt.state_dict().items():
+        if isinstance(value, np.ndarray):
+            arrays[f"optim/{name}"] = value
+        else:
+            plain[name] = value
+    arrays["optim"] = np.asarray(json.dumps(plain))
+    _atomic_write(run_dir / CHECKPOINT, lambda f: np.savez(f, **arrays))
+
+
+def _load_checkpoint(path: Path) -> dict[str, Any]:
+    """Inverse of ``_save_checkpoint``; raises on anything missing or malformed."""
+    # np.load would take a non-zip file for a pickle and complain about allow_pickle.
+    if not zipfile.is_zipfile(path):
+        raise ValueError("not a .npz archive")
+    with np.load(path, allow_pickle=False) as z:
+        files = list(z.files)
+        model = {k[len("model/"):]: z[k] for k in files if k.startswith("model/")}
+        optim = json.loads(str(z["optim"]))
+        optim.update({k[len("optim/"):]: z[k] for k in files if k.startswith("optim/")})
+        return {
+            "epoch": int(z["epoch"]),
+            "config": json.loads(str(z["config"])),
+            "epochs": json.loads(str(z["epochs"])),
+            "iter_loss": [float(v) for v in z["iter_loss"]],
+            "model": model,
+            "optim": optim,
+        }
+
+
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
+    """Write via a temp file in the same directory + fsync + os.replace.
+
+    A crash or Ctrl-C mid-write leaves the previous file intact, never a torn one.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+__all__ = [
+    "train",
+    "evaluate",
+    "accuracy",
+    "TrainResult",
+    "RunDirError",
+    "CheckpointWarning",
+    "TrainingInterrupted",
+    "HISTORY",
+    "CHECKPOINT",
+    "EPOCH_KEYS",
+]

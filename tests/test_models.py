@@ -1,0 +1,119 @@
+"""Models: parameter counts, the flat parameter buffer, and whole-network gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from npcnn.config import TrainConfig
+from npcnn.gradcheck import numerical_gradient, rel_error
+from npcnn.layers import Conv2D, Linear
+from npcnn.losses import SoftmaxCrossEntropyLoss
+from npcnn.models import build_model, count_params, mlp, seed_cnn
+
+
+def test_parameter_counts_match_the_seed():
+    assert count_params(seed_cnn()) == 2158  # (1*4*9+4) + (4*4*9+4) + (196*10+10)
+    assert count_params(mlp()) == 84_060  # 784*100+100 + 100*50+50 + 50*10+10
+    assert count_params(seed_cnn(channels=16)) == (16 * 9 + 16) + (16 * 16 * 9 + 16) + 7850
+
+
+@pytest.mark.parametrize("k", [1, 3, 5, 7])
+def test_odd_kernels_keep_28_14_7(k):
+    m = seed_cnn(kernel_size=k, channels=2)
+    assert m.forward(np.zeros((3, 1, 28, 28), np.float32)).shape == (3, 10)
+
+
+def test_layer_params_are_views_into_the_flat_vector():
+    m = seed_cnn()
+    conv1, lin = m.layers[0], m.layers[-1]
+    assert np.shares_memory(conv1.params["W"], m.params)
+    assert np.shares_memory(lin.grads["b"], m.grads)
+    m.params[...] = 0
+    assert not conv1.params["W"].any() and not lin.params["W"].any()
+    # decay mask: weights 1, biases 0, in the same order as params
+    n_bias = 4 + 4 + 10
+    assert m.decay_mask.sum() == m.params.size - n_bias
+
+
+def test_init_is_seeded_and_uses_the_stated_stds():
+    a, b, c = seed_cnn(seed=0), seed_cnn(seed=0), seed_cnn(seed=1)
+    assert np.array_equal(a.params, b.params) and not np.array_equal(a.params, c.params)
+    m = seed_cnn(channels=16, init_std=1.0, linear_init_std=0.1)
+    # sample stds of 2304 and 7840 normal draws are within a few % of the target
+    assert abs(m.layers[3].params["W"].std() - 1.0) < 0.06
+    assert abs(m.layers[-1].params["W"].std() - 0.1) < 0.006
+
+
+@pytest.mark.parametrize("make", [lambda: seed_cnn(channels=2, init_std=0.5, dtype=np.float64),
+                                  lambda: mlp(hidden=(6,), init_std=0.3, in_features=784,
+                                              dtype=np.float64)])
+def test_whole_network_gradient(make):
+    """The model's flat gradient equals numerical differentiation of the loss (float64;
+    rel_error < 1e-6: a chain of 8 layers accumulates a little more round-off)."""
+    rng = np.random.default_rng(0)
+    model = make()
+    model.params[...] += rng.normal(scale=0.05, size=model.params.shape)  # nonzero biases
+    x = rng.random((3, 1, 28, 28))
+    y = np.array([1, 7, 3])
+    loss = SoftmaxCrossEntropyLoss()
+    loss.forward(model.forward(x), y)
+    model.backward(loss.backward())
+    analytic = model.grads.copy()
+    idx = rng.choice(model.params.size, size=40, replace=False)  # a sample keeps it quick
+    sub = model.params[idx].copy()
+
+    def f(v):
+        model.params[idx] = v
+        return loss.forward(model.forward(x, train=False), y)
+
+    num = numerical_gradient(f, sub, 1.0)
+    assert rel_error(analytic[idx], num) < 1e-6
+
+
+def test_model_forward_matches_layer_by_layer_public_api():
+    m = seed_cnn(channels=3, seed=2, dtype=np.float64)
+    x = np.random.default_rng(1).random((4, 1, 28, 28))
+    h = x
+    for layer in m.layers:
+        h = layer.forward(h)
+    assert rel_error(m.forward(x), h) < 1e-12
+
+
+def test_build_model_from_config():
+    m = build_model(TrainConfig(channels=8, kernel_size=5))
+    assert isinstance(m.layers[0], Conv2D) and m.layers[0].params["W"].shape == (8, 1, 5, 5)
+    m = build_model(TrainConfig(model="mlp"))
+    assert count_params(m) == 84_060 and isinstance(m.layers[1], Linear)
+
+
+def test_state_dict_round_trip():
+    a, b = seed_cnn(seed=0), seed_cnn(seed=1)
+    b.load_state_dict(a.state_dict())
+    x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
+    assert np.array_equal(a.forward(x), b.forward(x))
+    with pytest.raises(ValueError):
+        b.load_state_dict(seed_cnn(channels=5).state_dict())
+
+
+def test_data_parallel_equals_one_thread():
+    """Two threads on half batches give the single-thread gradient up to float32
+    summation order (rel. 1e-5 leaves ~100x margin over the observed ~1e-7)."""
+    from npcnn.models import DataParallel
+
+    rng = np.random.default_rng(0)
+    x = rng.random((10, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 10)
+    one, two = seed_cnn(seed=3), DataParallel(seed_cnn(seed=3), threads=2)
+    grads = []
+    for model in (one, two):
+        loss = SoftmaxCrossEntropyLoss()
+        scores = model.forward(x)
+        loss.forward(scores, y)
+        model.backward(loss.backward())
+        grads.append((scores, model.grads.copy()))
+    assert rel_error(grads[0][0], grads[1][0]) < 1e-5
+    assert rel_error(grads[0][1], grads[1][1]) < 1e-5
+    two.params[...] = 0  # replicas share the parameters: one write reaches all
+    assert not two.replicas[1].layers[0].params["W"].any()
+    assert isinstance(build_model(TrainConfig(threads=2)), DataParallel)
