@@ -1,0 +1,213 @@
+"""The speed study of the report: measurements (via ``npcnn.bench``), cached, and their
+tables and figures.
+
+``measure`` times, one measurement after another in child processes with one BLAS
+thread each (as the sweep workers run):
+
+* forward/backward milliseconds per layer for a batch of 100: the loop-based
+  references, the vectorized layers and PyTorch (when installed);
+* seconds per full epoch (train 55,000 + evaluate 15,000 images) against the channel
+  count, npcnn beside PyTorch;
+* seconds per full epoch of the seed's network against the batch size.
+
+Timings depend on the machine and the code, so the cache key is the parameters, the
+CPU, the NumPy version and a hash of the package's source: a rerun on the same machine
+with the same code reads the numbers back instead of measuring again.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import multiprocessing
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from npcnn import bench, runs
+from npcnn.claims import SEED
+from npcnn.sweep import Table, worker_environment
+
+# The modules whose code the timings measure; editing the report's own modules does not
+# invalidate stored timings.
+_TIMED = ("bench", "config", "data", "im2col", "layers", "losses", "models", "optim",
+          "reference", "schedules", "train")
+
+
+def _source_hash() -> str:
+    h = hashlib.sha256()
+    for name in _TIMED:
+        path = Path(__file__).parent / f"{name}.py"
+        h.update(path.read_bytes() if path.exists() else b"")
+    return h.hexdigest()[:12]
+
+
+def _cache_path(channel_counts: list[int], batch_sizes: list[int], layer_channels: int,
+                naive_batch: int, use_torch: bool, runs_dir: str) -> tuple[Path, dict]:
+    use_torch = bool(use_torch) and bench.torch_available()
+    params = {"channel_counts": list(channel_counts), "batch_sizes": list(batch_sizes),
+              "layer_channels": layer_channels, "naive_batch": naive_batch,
+              "torch": use_torch, "machine": bench.machine(), "numpy": np.__version__,
+              "source": _source_hash()}
+    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    return runs.root_of(runs_dir) / "speed" / f"{key}.json", params
+
+
+def is_stored(channel_counts: list[int], batch_sizes: list[int], layer_channels: int = 4,
+              naive_batch: int = 4, use_torch: bool = True, runs_dir: str = "",
+              remeasure: bool = False) -> bool:
+    """True when ``measure`` with these arguments would read stored numbers (no timing)."""
+    path, _ = _cache_path(channel_counts, batch_sizes, layer_channels, naive_batch,
+                          use_torch, runs_dir)
+    return path.exists() and not remeasure
+
+
+def measure(channel_counts: list[int], batch_sizes: list[int], layer_channels: int = 4,
+            naive_batch: int = 4, use_torch: bool = True, runs_dir: str = "",
+            remeasure: bool = False) -> dict:
+    """All measurements of the speed page, from the cache when the same ones exist.
+
+    Returns
+    -------
+    dict with ``machine``, ``numpy``, ``layers`` (rows of ``bench.layer_table``),
+    ``epochs`` (rows of ``bench.epoch_table``, one per channel count) and ``batch``
+    (``{"batch_size", "seconds"}`` rows), ``cached`` (bool).
+    """
+    path, params = _cache_path(channel_counts, batch_sizes, layer_channels, naive_batch,
+                               use_torch, runs_dir)
+    use_torch = params["torch"]
+    if path.exists() and not remeasure:
+        return {**json.loads(path.read_text()), "cached": True}
+    out = dict(params)
+    out["layers"] = bench.layer_table(channels=layer_channels, batch=100,
+                                      naive_batch=naive_batch, threads=1)
+    out["epochs"] = bench.epoch_table(tuple(channel_counts), epochs=1, threads=(1,),
+                                      use_torch=use_torch, log=lambda m: None)
+    out["batch"] = [{"batch_size": b, "seconds": s}
+                    for b, s in zip(batch_sizes, _batch_epochs(batch_sizes), strict=True)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out, indent=1))
+    tmp.replace(path)
+    return {**out, "cached": False}
+
+
+def _batch_epochs(batch_sizes: list[int]) -> list[float]:
+    """Seconds of one full epoch of the seed's network per batch size, one after another
+    in a single worker process with one BLAS thread."""
+    ctx = multiprocessing.get_context("spawn")
+    with worker_environment(), cf.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        return [pool.submit(_epoch_seconds, int(b)).result() for b in batch_sizes]
+
+
+def _epoch_seconds(batch_size: int) -> float:
+    from npcnn.config import TrainConfig
+    from npcnn.train import train
+
+    cfg = TrainConfig(batch_size=batch_size, epochs=1, schedule="constant")
+    return float(train(cfg, progress=False).epochs[0]["seconds"])
+
+
+# -- presentation ---------------------------------------------------------------------
+
+
+def layer_rows(m: dict) -> Table:
+    """Per-layer forward + backward milliseconds (batch of 100) and the speed-ups."""
+    rows = []
+    for r in m["layers"]:
+        naive = r["naive_fwd"] + r["naive_bwd"]
+        fast = r["fast_fwd"] + r["fast_bwd"]
+        torch = r.get("torch_fwd", np.nan) + r.get("torch_bwd", np.nan)
+        rows.append([r["layer"], round(r["naive_fwd"], 3), round(r["fast_fwd"], 3),
+                     round(r.get("torch_fwd", np.nan), 3), round(r["naive_bwd"], 3),
+                     round(r["fast_bwd"], 3), round(r.get("torch_bwd", np.nan), 3),
+                     f"{naive / fast:.0f}x", f"{fast / torch:.1f}x" if torch == torch else "—"])
+    cols = ["layer", "loops fwd ms", "npcnn fwd ms", "PyTorch fwd ms", "loops bwd ms",
+            "npcnn bwd ms", "PyTorch bwd ms", "loops / npcnn", "npcnn / PyTorch"]
+    cap = (f"Forward and backward of one batch of 100 images, C={m['layer_channels']}; "
+           f"the loops were timed on {m['naive_batch']} images and scaled (they are linear "
+           "in the batch).")
+    return Table(cols, rows, cap)
+
+
+def layer_plot(m: dict) -> Any:
+    from npcnn import plots
+
+    labels = [r["layer"].split("(")[0] + f" {i}" for i, r in enumerate(m["layers"])]
+    series = {"loops (reference)": [r["naive_fwd"] + r["naive_bwd"] for r in m["layers"]],
+              "npcnn (vectorized)": [r["fast_fwd"] + r["fast_bwd"] for r in m["layers"]]}
+    if "torch_fwd" in m["layers"][0]:
+        series["PyTorch"] = [r["torch_fwd"] + r["torch_bwd"] for r in m["layers"]]
+    return plots.bars(labels, series, "forward + backward, ms (log)",
+                      "per-layer time, batch of 100")
+
+
+def epoch_plot(m: dict) -> Any:
+    from npcnn import plots
+
+    x = [r["channels"] for r in m["epochs"]]
+    series = {"npcnn": [r["npcnn_epoch_s"] for r in m["epochs"]]}
+    if "torch_epoch_s" in m["epochs"][0]:
+        series["PyTorch (same network, 1 thread)"] = [r["torch_epoch_s"] for r in m["epochs"]]
+    return plots.lines(x, series, "channels C (both conv layers)", "seconds per epoch",
+                       "one epoch: train 55,000 + evaluate 15,000 images", logy=True)
+
+
+def batch_plot(m: dict) -> Any:
+    from npcnn import plots
+
+    x = [r["batch_size"] for r in m["batch"]]
+    return plots.lines(x, {"npcnn, C=4": [r["seconds"] for r in m["batch"]]}, "batch size",
+                       "seconds per epoch", "seconds per epoch vs batch size (seed's network)")
+
+
+def epoch_rows(m: dict) -> Table:
+    rows = [[r["channels"], round(r["npcnn_epoch_s"], 2), round(r.get("torch_epoch_s",
+             np.nan), 2), round(r["npcnn_eval_s"], 3), round(r["npcnn_acc"], 4)]
+            for r in m["epochs"]]
+    return Table(["C", "npcnn s/epoch", "PyTorch s/epoch", "npcnn eval of 10k test s",
+                  "npcnn test acc after the epoch"], rows,
+                 "One full epoch each, one thread; k=3, batch 100, lr 0.01, momentum 0.9")
+
+
+def seed_rows(m: dict) -> Table:
+    """The seed's seconds per epoch beside ours, for the default network (C=4)."""
+    ours = [r for r in m["epochs"] if r["channels"] == 4]
+    spe = ours[0]["npcnn_epoch_s"] if ours else float("nan")
+    data = {"kind": "speed", "seconds_per_epoch": spe, "machine": m["machine"]}
+    return Table(["", "seconds per epoch (C=4)", "100 epochs", "machine"], [
+        ["seed", SEED["seconds_per_epoch"], "1.5 h", SEED["machine"]],
+        ["npcnn", round(spe, 2), f"{100 * spe / 60:.1f} min", f"{m['machine']}, 1 thread"],
+        ["speed-up", f"{SEED['seconds_per_epoch'] / spe:.0f}x", "", ""],
+    ], "The seed's default network, one epoch", data=data)
+
+
+def environment() -> Table:
+    """CPU, Python, NumPy and its BLAS, for the top of the page."""
+    return Table(["", ""], [["machine", bench.machine()], ["Python", platform.python_version()],
+                            ["NumPy", f"{np.__version__} ({blas()})"],
+                            ["PyTorch", _torch_version()]])
+
+
+def blas() -> str:
+    """The BLAS NumPy was built against, e.g. "scipy-openblas 0.3.31"."""
+    try:
+        cfg = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{cfg.get('name', '?')} {cfg.get('version', '')}".strip()
+    except Exception:  # older NumPy: no dict mode
+        return "BLAS unknown"
+
+
+def _torch_version() -> str:
+    if not bench.torch_available():
+        return "not installed"
+    import importlib.metadata
+
+    return importlib.metadata.version("torch")
+
+
+__all__ = ["measure", "is_stored", "layer_rows", "layer_plot", "epoch_plot", "batch_plot",
+           "epoch_rows", "seed_rows", "environment", "blas"]
