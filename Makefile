@@ -4,6 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 QUICK   ?=
 JOBS    ?=
+SCHEDULER ?=
 export NPCNN_DATA ?= $(if $(wildcard ../shared/data/mnist),$(abspath ../shared/data/mnist),)
 
 .PHONY: help venv test lint train bench report clean
@@ -13,6 +14,7 @@ help:
 	@echo "make train    train the seed's network (10 epochs) into runs/cli-default"
 	@echo "make bench    seconds per epoch, eval time, per-layer times (PyTorch side by side if installed)"
 	@echo "make report   run every study and render reports/index.html   (QUICK=1 for a preview)"
+	@echo "              SCHEDULER=tcp://host:8786 trains on that Dask cluster"
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,7 +22,7 @@ $(BIN)/python:
 
 # Reinstall when the project's metadata changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev,notebooks]'
+	$(BIN)/python -m pip install -q -e '.[dev,notebooks,cluster]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name npcnn --display-name "npcnn (.venv)" >/dev/null
 	touch $@
 
@@ -39,7 +41,8 @@ bench: venv
 	$(BIN)/python -m npcnn bench
 
 report: venv
-	$(BIN)/python -m npcnn.report $(if $(QUICK),--quick,) $(if $(JOBS),--jobs $(JOBS),)
+	$(BIN)/python -m npcnn.report $(if $(QUICK),--quick,) $(if $(JOBS),--jobs $(JOBS),) \
+		$(if $(SCHEDULER),--scheduler $(SCHEDULER),)
 
 clean:
 	rm -rf reports .pytest_cache .ruff_cache

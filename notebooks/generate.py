@@ -58,7 +58,13 @@ def notebook(cells):
 RUN_OPTS = [
     'jobs: int = 0  # worker processes for the runs; 0: one per core',
     'runs_dir: str = ""  # run store root; "": $NPCNN_RUNS or <repo>/runs',
+    'scheduler: str = ""  # Dask scheduler to train on, e.g. tcp://host:8786; "": $NPCNN_SCHEDULER'
+    ' or local worker processes',
 ]
+# Trains what the run store lacks (locally or on the Dask cluster), printing a line as
+# each run finishes or fails.
+RUN = ("sweeps.run(points, jobs=opts.jobs, runs_dir=opts.runs_dir, scheduler=opts.scheduler,\n"
+       "           progress=sweeps.ProgressPrinter())")
 
 # ---------------------------------------------------------------------------- sweep
 sweep_params = "\n".join([
@@ -98,8 +104,8 @@ back afterwards; the table is measured on the 10,000 MNIST test images. A run th
 trains without NaN but ends below 0.2 test accuracy is marked *collapsed*, with the
 fraction of its first ReLU layer's units that are zero for all of 1,000 test images.
 """),
-    code("""
-results = sweeps.run(points, jobs=opts.jobs, runs_dir=opts.runs_dir)
+    code(f"""
+results = {RUN}
 sweeps.summary_table(results)
 """),
     md("## Test accuracy per epoch"),
@@ -158,8 +164,8 @@ points = sweeps.plan(cfg, extra=opts.extra)
 sweeps.header("CNN vs MLP", cfg, points, claims.CLAIMS[7])
 """),
     md("## Side by side"),
-    code("""
-results = sweeps.run(points, jobs=opts.jobs, runs_dir=opts.runs_dir)
+    code(f"""
+results = {RUN}
 sweeps.compare_table(results)
 """),
     md("## Test accuracy per epoch"),
@@ -196,8 +202,8 @@ points = sweeps.plan(cfg)
 sweeps.header("What the network learned", cfg, points, claims.CLAIMS[8])
 """),
     md("## The run"),
-    code("""
-results = sweeps.run(points, jobs=opts.jobs, runs_dir=opts.runs_dir)
+    code(f"""
+results = {RUN}
 model = runs.load_model(cfg, opts.runs_dir)
 x, y = sweeps.test_set(cfg)
 sweeps.summary_table(results)

@@ -12,6 +12,9 @@ import os
 import struct
 from pathlib import Path
 
+import npcnn  # noqa: F401  (before NumPy: importing npcnn sets one BLAS thread)
+
+# isort: split
 import numpy as np
 import pytest
 

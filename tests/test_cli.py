@@ -17,7 +17,9 @@ from npcnn.config import TrainConfig
 T = importlib.import_module("npcnn.train")
 
 FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
-HISTORY_KEYS = {"config", "status", "final_test_acc", "best_test_acc", "epochs", "iter_loss"}
+# "sha256": the checksum of the rest (npcnn.safeio), so a damaged file is detected.
+HISTORY_KEYS = {"config", "status", "final_test_acc", "best_test_acc", "epochs", "iter_loss",
+                "sha256"}
 
 
 def assert_one_line_error(err: str, *needles: str) -> str:

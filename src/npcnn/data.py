@@ -16,7 +16,6 @@ import http.client
 import os
 import struct
 import sys
-import tempfile
 import urllib.request
 import zlib
 from pathlib import Path
@@ -199,16 +198,12 @@ def _fetch(name: str, directory: Path) -> Path:
 
 
 def _write_atomic(dest: Path, payload: bytes) -> Path:
-    tmp = None
+    from npcnn.safeio import atomic_write
+
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, dest)
+        atomic_write(dest, payload)
     except OSError as e:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
         raise DataError(
             f"could not write {dest} ({e}); make {dest.parent} writable or point "
             "NPCNN_DATA / --data-dir at a directory holding the MNIST files."

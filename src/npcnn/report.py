@@ -1,4 +1,5 @@
-"""``python -m npcnn.report [--quick] [--jobs N]``: regenerate the whole report.
+"""``python -m npcnn.report [--quick] [--jobs N] [--scheduler tcp://host:8786]``: regenerate
+the whole report.
 
 1. Plan: every study is a notebook plus a ``params/*.yaml``; the configurations each
    study will train are computed exactly as its notebook computes them (the notebook's
@@ -6,7 +7,9 @@
 2. Speed: the speed notebook runs first, alone, so its timings see a quiet machine.
 3. Train: every planned run the store lacks, all studies pooled, in ``--jobs`` worker
    processes, longest first, with a progress line (study, runs done of total,
-   elapsed, time left) every half minute and whenever a run finishes.
+   elapsed, time left) every half minute and whenever a run finishes. With
+   ``--scheduler`` (or ``$NPCNN_SCHEDULER``) the runs go to that Dask cluster instead,
+   one task per run (``npcnn.cluster``), and come back into the local run store.
 4. Execute every other notebook with papermill (they read the finished runs back), a
    few at a time; a failing notebook does not stop the others.
 5. Convert each executed notebook to standalone HTML (inputs hidden, figures inline),
@@ -77,9 +80,10 @@ QUICK_SPEED = {"channel_counts": [4, 8], "batch_sizes": [50, 100], "naive_batch"
 # -- planning -------------------------------------------------------------------------
 
 
-def params_of(study: Study, quick: bool, runs_dir: Path, jobs: int) -> dict:
+def params_of(study: Study, quick: bool, runs_dir: Path, jobs: int,
+              scheduler: str = "") -> dict:
     """The parameters the notebook of ``study`` gets: its YAML, quick overrides,
-    the run store and the worker count."""
+    the run store, the worker count and the Dask scheduler, if any."""
     import yaml
 
     p: dict[str, Any] = {}
@@ -95,6 +99,8 @@ def params_of(study: Study, quick: bool, runs_dir: Path, jobs: int) -> dict:
     p["runs_dir"] = str(runs_dir)
     if study.trains:
         p["jobs"] = jobs
+        if scheduler:  # a run the report's training step missed is retried there too
+            p["scheduler"] = scheduler
     return p
 
 
@@ -146,9 +152,10 @@ class Printer:
         self.last = now
         running = ", ".join(p.running[:3]) + (" ..." if len(p.running) > 3 else "")
         done = f"done: {p.finished} | " if p.finished else ""
+        failed = f"failed: {len(p.failed)} | " if getattr(p, "failed", None) else ""
         log(f"train  {p.runs_done}/{p.runs_total} runs, {p.epochs_done}/{p.epochs_total} "
             f"epochs | elapsed {_clock(now - self.start)}, left ~{_clock(p.eta)} | "
-            f"{done}running: {running or '-'}")
+            f"{done}{failed}running: {running or '-'}")
 
 
 def log(msg: str) -> None:
@@ -208,10 +215,10 @@ def to_html(study: Study, out: Path) -> None:
     if not path.exists():  # papermill failed before writing anything: show its log
         log_path = out / "logs" / f"{study.name}.log"
         text = log_path.read_text(errors="replace") if log_path.exists() else study.error
-        (out / f"{study.name}.html").write_text(
-            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(study.title)}"
-            f"</title></head><body><p><a href='index.html'>← report index</a></p><h1>"
-            f"{escape(study.title)}: failed</h1><pre>{escape(text)}</pre></body></html>")
+        _write(out / f"{study.name}.html",
+               f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(study.title)}"
+               f"</title></head><body><p><a href='index.html'>← report index</a></p><h1>"
+               f"{escape(study.title)}: failed</h1><pre>{escape(text)}</pre></body></html>")
         return
     nb = nbformat.read(path, as_version=4)
     study.data = [o["data"][MIME] for c in nb.cells for o in c.get("outputs", [])
@@ -225,7 +232,14 @@ def to_html(study: Study, out: Path) -> None:
                  if study.status == "failed" else "") + "</p>")
     body = body.replace("<title>Notebook</title>", f"<title>{escape(study.title)}</title>", 1)
     i = body.find(">", body.find("<body")) + 1
-    (out / f"{study.name}.html").write_text(body[:i] + banner + body[i:])
+    _write(out / f"{study.name}.html", body[:i] + banner + body[i:])
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace ``path`` atomically: a report killed mid-write keeps the previous page."""
+    from npcnn.safeio import atomic_write
+
+    atomic_write(path, text.encode())
 
 
 # -- index ----------------------------------------------------------------------------
@@ -335,8 +349,8 @@ do, <b>does not hold</b> if none does (each page states its checks).</p>
 </body></html>
 """
     path = out / "index.html"
-    path.write_text(html)
-    (out / "report.json").write_text(json.dumps(
+    _write(path, html)
+    _write(out / "report.json", json.dumps(
         {"info": info, "studies": [{"name": s.name, "status": s.status, "error": s.error,
                                     "seconds": s.seconds, "data": s.data} for s in studies]},
         indent=1, default=str))
@@ -385,20 +399,24 @@ def main(argv: list[str] | None = None) -> int:
         "\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="2 epochs, 6,000 training images")
     ap.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
+    ap.add_argument("--scheduler", default="", metavar="ADDRESS",
+                    help="train on the Dask cluster of this scheduler, e.g. tcp://host:8786 "
+                    "(default $NPCNN_SCHEDULER; unset: local worker processes)")
     ap.add_argument("--out", default=str(ROOT / "reports"), help="output directory")
     ap.add_argument("--runs", default="", help="run store (default $NPCNN_RUNS or runs/)")
     ap.add_argument("--only", nargs="+", metavar="STUDY",
                     help=f"only these studies: {' '.join(s.name for s in STUDIES)}")
     args = ap.parse_args(argv)
     return run_report(quick=args.quick, jobs=args.jobs, out=Path(args.out), runs_dir=args.runs,
-                      only=args.only)
+                      only=args.only, scheduler=args.scheduler)
 
 
 def run_report(quick: bool = False, jobs: int = 0, out: Path | None = None,
                runs_dir: str = "", only: list[str] | None = None,
-               studies: list[Study] | None = None) -> int:
-    """Everything ``main`` does; returns 0, or 1 if any notebook failed."""
-    from npcnn import runs, sweep
+               studies: list[Study] | None = None, scheduler: str = "") -> int:
+    """Everything ``main`` does; returns 0, 1 if any notebook failed, 2 on a usage error
+    (an unknown study, an unreachable Dask scheduler)."""
+    from npcnn import cluster, runs, sweep
 
     start = time.perf_counter()
     os.environ["TQDM_DISABLE"] = "1"
@@ -415,7 +433,8 @@ def run_report(quick: bool = False, jobs: int = 0, out: Path | None = None,
             return 2
         todo = [s for s in todo if s.name in only]
     ensure_kernel()
-    params = {s.name: params_of(s, quick, root, jobs) for s in todo}
+    scheduler = sweep.scheduler_address(scheduler)
+    params = {s.name: params_of(s, quick, root, jobs, scheduler) for s in todo}
     labels, configs = {}, {}
     for s in todo:
         if not s.trains:
@@ -431,9 +450,10 @@ def run_report(quick: bool = False, jobs: int = 0, out: Path | None = None,
     # Per family (configs differing only in epochs) the longest run answers the others.
     missing = runs.to_train(list(configs.values()), root)
     est = sum(map(sweep.estimate_seconds, missing)) / jobs
+    where = (f"on the Dask cluster at {scheduler}" if scheduler
+             else f"(about {_clock(est)}) with {jobs} workers")
     log(f"{'quick' if quick else 'full'} report: {len(todo)} notebooks, {len(configs)} "
-        f"distinct runs, {len(missing)} to train (about {_clock(est)}) with {jobs} workers; "
-        f"run store {root}")
+        f"distinct runs, {len(missing)} to train {where}; run store {root}")
     # A timing notebook runs alone, before the training, unless its numbers are stored.
     timing = [s for s in todo if not s.trains and not _speed_stored(params[s.name])]
     for s in timing:
@@ -441,7 +461,12 @@ def run_report(quick: bool = False, jobs: int = 0, out: Path | None = None,
         execute(s, params[s.name], out)
         log(f"notebook {s.name}: {s.status} in {s.seconds:.0f} s")
     if missing:
-        errors = sweep.train_many(missing, jobs, root, Printer(start), labels=labels)
+        try:
+            errors = sweep.train_many(missing, jobs, root, Printer(start), labels=labels,
+                                      scheduler=scheduler)
+        except cluster.ClusterError as err:
+            log(f"error: {err}")
+            return 2
         for key, err in errors.items():
             log(f"train  FAILED {labels[key]}: {err}")
     # The feature maps page is the slowest to draw: start it first.
@@ -458,7 +483,7 @@ def run_report(quick: bool = False, jobs: int = 0, out: Path | None = None,
     for s in todo:
         to_html(s, out)
     info = {"quick": quick, "seconds": time.perf_counter() - start, "trained": len(missing),
-            "cached": len(configs) - len(missing), "jobs": jobs}
+            "cached": len(configs) - len(missing), "jobs": jobs, "scheduler": scheduler}
     index = write_index(todo, out, info)
     failed = [s.name for s in todo if s.status != "ok"]
     log(f"wrote {index} in {_clock(info['seconds'])}"

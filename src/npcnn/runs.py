@@ -15,12 +15,26 @@ epochs share the headline's 100-epoch runs. Runs that differ only in ``epochs`` 
 
 The store root is ``$NPCNN_RUNS`` if set, else ``runs/`` at the repository root (or in
 the current directory when the package is not installed from a checkout).
+
+Faults. Every file is replaced atomically and carries a sha256 (``npcnn.safeio``); a
+history or checkpoint that is truncated or altered is reported in one line (logger
+``npcnn.runs``), renamed to ``<name>.corrupt`` and not used: a damaged checkpoint
+restarts its run from epoch 1, a damaged history beside an intact checkpoint is rebuilt
+from it without training. A process trains a run only while it holds the run's lock
+(``<key>/.lock``, ``npcnn.lock``); another process asked for the same run waits for it
+and then reads the finished result. Killing a sweep at any moment loses at most the
+epoch in progress of each running run.
+
+``$NPCNN_TRAIN_LOG``, if set, names a file to which every start of training appends one
+line ``<key> <first epoch already done> <pid>``: an audit of who trained what (the fault
+tests count training starts with it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -28,11 +42,15 @@ from typing import Any
 import numpy as np
 
 from npcnn.config import TrainConfig
+from npcnn.lock import run_lock
+from npcnn.safeio import CorruptFile, atomic_write, loads_checked, remove_temp_files
 
 HISTORY = "history.json"  # the names train.py writes
 CHECKPOINT = "checkpoint.npz"
 # Statuses after which training this configuration again would change nothing.
 FINISHED = ("completed", "diverged")
+QUARANTINE = ".corrupt"  # suffix of a damaged file set aside
+log = logging.getLogger("npcnn.runs")
 
 
 def default_root() -> Path:
@@ -69,12 +87,17 @@ def register(config: TrainConfig, root: str | os.PathLike | None = None) -> None
         os.symlink(Path("..", "..", config.key()), fam / str(config.epochs))
 
 
-def _read(path: Path) -> dict | None:
+def _read(path: Path, check: bool = True) -> dict | None:
+    """The checked history in ``path``; None when missing or damaged (``repair``, under
+    the run's lock, is what reports a damaged one and sets it aside). ``check=False``
+    skips the checksum: for progress counts, read every few seconds."""
     try:
-        d = json.loads(path.read_text())
+        if check:
+            return loads_checked(path.read_bytes(), path.name)
+        d = json.loads(path.read_bytes())
+        return d if isinstance(d, dict) else None
     except (OSError, ValueError):
         return None
-    return d if isinstance(d, dict) else None
 
 
 def read_history(config: TrainConfig, root: str | os.PathLike | None = None,
@@ -131,17 +154,33 @@ def is_finished(config: TrainConfig, root: str | os.PathLike | None = None) -> b
 
 
 def epochs_done(config: TrainConfig, root: str | os.PathLike | None = None) -> int:
-    """Epochs this run's own directory records so far (0 for a missing run)."""
-    h = read_history(config, root, derive=False)
+    """Epochs this run's own directory records so far (0 for a missing run); a progress
+    count, read without checking the history's checksum."""
+    h = _read(run_dir(config, root) / HISTORY, check=False)
     return len(h.get("epochs", [])) if h else 0
+
+
+def is_answered(config: TrainConfig, root: str | os.PathLike | None = None) -> bool:
+    """True when the store answers ``config`` without training: its history is finished
+    (its own, or a longer run's of its family) and its own checkpoint, if it has one,
+    passes its checksum. A finished history beside a damaged checkpoint is not an
+    answer: the run is trained again (the checkpoint holds its weights)."""
+    history = read_history(config, root)
+    if history is None or history.get("status") not in FINISHED:
+        return False
+    if "derived_from" in history:
+        return True
+    return _checkpoint_state(run_dir(config, root))[1] is None
 
 
 def ensure(config: TrainConfig, root: str | os.PathLike | None = None,
            data: tuple[np.ndarray, ...] | None = None) -> dict:
     """The finished history of ``config``, training (or resuming) it first if needed.
 
-    A finished run is returned without loading data or building a model. Otherwise
-    ``train`` writes into ``run_dir(config, root)``, continuing from its checkpoint.
+    A finished run is returned without loading data or building a model. Otherwise,
+    holding the run's lock (waiting while another process holds it, then reusing its
+    result if it finished the run), ``repair`` sets damaged files aside and ``train``
+    writes into ``run_dir(config, root)``, continuing from its checkpoint.
 
     Returns
     -------
@@ -149,29 +188,153 @@ def ensure(config: TrainConfig, root: str | os.PathLike | None = None,
         The history (keys config, status, final_test_acc, best_test_acc, epochs,
         iter_loss).
     """
-    history = read_history(config, root)
-    if history is not None and history.get("status") in FINISHED:
-        return history
+    if is_answered(config, root):
+        return read_history(config, root)
     from npcnn.train import train
 
     register(config, root)
-    train(config, out_dir=run_dir(config, root), progress=False, data=data)
+    directory = run_dir(config, root)
+    with run_lock(directory).hold():
+        if is_answered(config, root):  # trained by the process we waited for
+            return read_history(config, root)
+        start = repair(config, root)
+        log_start(config, start)
+        train(config, out_dir=directory, progress=False, data=data)
     history = read_history(config, root)
     if history is None:  # train always writes one; this guards a deleted directory
         raise RuntimeError(f"training {config.key()} left no {HISTORY}")
     return history
 
 
+def repair(config: TrainConfig, root: str | os.PathLike | None = None) -> int:
+    """Check the run's own files before training it; call with the run's lock held.
+
+    Deletes temp files of killed writes. A damaged checkpoint is renamed to
+    ``checkpoint.npz.corrupt`` together with the history (the run restarts from epoch
+    1); a damaged history beside an intact checkpoint is renamed to
+    ``history.json.corrupt`` (``train`` rebuilds it from the checkpoint). Each case is
+    reported in one line on the ``npcnn.runs`` logger.
+
+    Returns
+    -------
+    int
+        Epochs in the run's intact checkpoint: where its training resumes (0 if none).
+    """
+    d = run_dir(config, root)
+    if not d.is_dir():
+        return 0
+    remove_temp_files(d)
+    epochs, problem = _checkpoint_state(d)
+    if problem:
+        _quarantine(d / CHECKPOINT)
+        _quarantine(d / HISTORY)
+        log.warning(f"run {config.key()}: {problem}; restarting the run from epoch 1")
+        return 0
+    path = d / HISTORY
+    try:
+        if path.exists():
+            loads_checked(path.read_bytes(), HISTORY)
+    except (OSError, ValueError) as err:
+        _quarantine(path)
+        if epochs:
+            then = f"rebuilding it from {CHECKPOINT} ({epochs} epoch{'s' * (epochs > 1)})"
+        else:
+            then = "restarting the run from epoch 1"
+        log.warning(f"run {config.key()}: {err}; {then}")
+    return epochs
+
+
+def _checkpoint_state(d: Path) -> tuple[int, str | None]:
+    """(epochs in ``d/checkpoint.npz``, None), or (0, what is wrong with it); (0, None)
+    when there is none."""
+    from npcnn.train import _load_checkpoint
+
+    path = d / CHECKPOINT
+    if not path.exists():
+        return 0, None
+    try:
+        return len(_load_checkpoint(path)["epochs"]), None
+    except CorruptFile as err:
+        return 0, str(err)
+    except Exception as err:  # a readable archive that is not a checkpoint
+        return 0, f"{CHECKPOINT} is malformed ({type(err).__name__}: {err})"
+
+
+def _quarantine(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(path, path.with_name(path.name + QUARANTINE))
+
+
+def log_start(config: TrainConfig, start_epoch: int) -> None:
+    """Append ``<key> <start_epoch> <pid>`` to ``$NPCNN_TRAIN_LOG`` if it is set."""
+    path = os.environ.get("NPCNN_TRAIN_LOG", "")
+    if not path:
+        return
+    # One short write with O_APPEND: lines of concurrent processes never interleave.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{config.key()} {start_epoch} {os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+
+
+def read_files(config: TrainConfig, root: str | os.PathLike | None = None) -> dict[str, bytes]:
+    """The run's intact ``history.json`` and ``checkpoint.npz`` as bytes, by name
+    (damaged or missing ones left out): what a run sent to another machine resumes
+    from."""
+    from npcnn.train import _load_checkpoint
+
+    d, files = run_dir(config, root), {}
+    with contextlib.suppress(OSError, ValueError):
+        blob = (d / CHECKPOINT).read_bytes()
+        _load_checkpoint(blob)
+        files[CHECKPOINT] = blob
+    with contextlib.suppress(OSError, ValueError):
+        blob = (d / HISTORY).read_bytes()
+        loads_checked(blob, HISTORY)
+        files[HISTORY] = blob
+    return files
+
+
+def write_files(config: TrainConfig, files: dict[str, bytes],
+                root: str | os.PathLike | None = None) -> int:
+    """Store a run's files that arrived as bytes (from a Dask worker); returns the
+    epochs of the checkpoint (0 without one).
+
+    Both are checked first, then written atomically, the checkpoint before the history
+    (the order ``train`` keeps), so the store never holds a history ahead of its
+    checkpoint. Call with the run's lock held.
+
+    Raises
+    ------
+    CorruptFile
+        A file failed its checksum on the way; nothing was written.
+    """
+    from npcnn.train import _load_checkpoint
+
+    epochs = 0
+    if CHECKPOINT in files:
+        epochs = len(_load_checkpoint(files[CHECKPOINT])["epochs"])
+    if HISTORY in files:
+        loads_checked(files[HISTORY], HISTORY)
+    d = run_dir(config, root)
+    d.mkdir(parents=True, exist_ok=True)
+    for name in (CHECKPOINT, HISTORY):
+        if name in files:
+            atomic_write(d / name, files[name])
+    return epochs
+
+
 def to_train(configs: list[TrainConfig],
              root: str | os.PathLike | None = None) -> list[TrainConfig]:
     """The runs to train so that every one of ``configs`` is answered: per family, the
-    longest configuration (the shorter ones are its prefixes), unless it is finished."""
+    longest configuration (the shorter ones are its prefixes), unless it is answered."""
     longest: dict[str, TrainConfig] = {}
     for c in configs:
         f = family_key(c)
         if f not in longest or c.epochs > longest[f].epochs:
             longest[f] = c
-    return [c for c in longest.values() if not is_finished(c, root)]
+    return [c for c in longest.values() if not is_answered(c, root)]
 
 
 def load_model(config: TrainConfig, root: str | os.PathLike | None = None) -> Any:
@@ -181,18 +344,23 @@ def load_model(config: TrainConfig, root: str | os.PathLike | None = None) -> An
     ------
     FileNotFoundError
         The store has no checkpoint for ``config``.
+    CorruptFile
+        The checkpoint fails its checksum (``ensure`` retrains such a run).
     """
     from npcnn.models import build_model
+    from npcnn.train import _load_checkpoint
 
     path = run_dir(config, root) / CHECKPOINT
     if not path.exists():
         # A run answered by a longer one has no checkpoint of its own last epoch.
         raise FileNotFoundError(f"no checkpoint for run {config.key()} in {path.parent}")
+    try:
+        ckpt = _load_checkpoint(path)
+    except CorruptFile as err:
+        raise CorruptFile(f"run {config.key()}: {err}; rerun its sweep to retrain it") \
+            from None
     model = build_model(config)
-    with np.load(path, allow_pickle=False) as z:
-        # train.py stores the model's state_dict entries under "model/<name>".
-        state = {k[len("model/"):]: z[k] for k in z.files if k.startswith("model/")}
-    model.load_state_dict(state)
+    model.load_state_dict(ckpt["model"])
     return model
 
 
@@ -203,9 +371,8 @@ def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
     for d in sorted(base.iterdir()) if base.is_dir() else []:
         if d.name.startswith("_"):
             continue
-        try:
-            h = json.loads((d / HISTORY).read_text())
-        except (OSError, ValueError):
+        h = _read(d / HISTORY)
+        if h is None:
             continue
         rows.append({
             "key": d.name,
@@ -226,6 +393,11 @@ __all__ = [
     "is_finished",
     "epochs_done",
     "ensure",
+    "is_answered",
+    "repair",
+    "read_files",
+    "write_files",
+    "log_start",
     "family_key",
     "register",
     "to_train",

@@ -29,6 +29,7 @@ import numpy as np
 
 from npcnn import bench, runs
 from npcnn.claims import SEED
+from npcnn.safeio import atomic_write
 from npcnn.sweep import Table, worker_environment
 
 # The modules whose code the timings measure; editing the report's own modules does not
@@ -89,9 +90,7 @@ def measure(channel_counts: list[int], batch_sizes: list[int], layer_channels: i
     out["batch"] = [{"batch_size": b, "seconds": s}
                     for b, s in zip(batch_sizes, _batch_epochs(batch_sizes), strict=True)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=1))
-    tmp.replace(path)
+    atomic_write(path, json.dumps(out, indent=1).encode())
     return {**out, "cached": False}
 
 

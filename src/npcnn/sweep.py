@@ -6,6 +6,10 @@ field plus notebook options such as ``sweep``, ``values``, ``extra``, ``jobs``).
 ``plan`` into labelled ``Point``s, ``run`` trains the missing ones in worker processes
 (the run store, ``npcnn.runs``, keeps every finished run) and returns ``RunResult``s,
 which ``summary_table`` and ``npcnn.plots`` present.
+
+With a Dask scheduler address (the ``scheduler`` argument or notebook parameter, else
+``$NPCNN_SCHEDULER``) the runs go to that cluster instead (``npcnn.cluster``), one task
+per run, and their files come back to the local run store.
 """
 
 from __future__ import annotations
@@ -265,6 +269,7 @@ class Progress:
     elapsed: float  # wall seconds since the sweep started
     running: list[str]  # labels of the runs in progress
     finished: str = ""  # label of the run that just finished, if any
+    failed: list[str] = field(default_factory=list)  # labels of the runs that failed
 
     @property
     def eta(self) -> float | None:
@@ -295,7 +300,8 @@ def estimate_seconds(config: TrainConfig) -> float:
 
 
 def run(points: Sequence[Point], jobs: int = 0, runs_dir: str = "",
-        progress: Callable[[Progress], None] | None = None, poll: float = 5.0) -> list[RunResult]:
+        progress: Callable[[Progress], None] | None = None, poll: float = 5.0,
+        scheduler: str = "") -> list[RunResult]:
     """Train every point the run store lacks, in parallel; return one result per point.
 
     Parameters
@@ -305,88 +311,156 @@ def run(points: Sequence[Point], jobs: int = 0, runs_dir: str = "",
     jobs
         Worker processes; 0 means ``os.cpu_count()``. Each worker runs with one BLAS
         thread, so ``jobs`` workers keep ``jobs`` cores busy without oversubscribing.
+        Ignored on a Dask cluster (its workers' threads are the slots).
     runs_dir
         The run store root ("" = ``runs.default_root()``).
     progress
         Called with a ``Progress`` when a run finishes and every ``poll`` seconds.
+    scheduler
+        Address of a Dask scheduler, e.g. "tcp://10.0.0.5:8786"; "" = ``$NPCNN_SCHEDULER``,
+        and if that is unset too, local worker processes.
 
     Returns
     -------
     list of RunResult, in the order of ``points``. A run whose training raised is
     returned with status "failed" and the error; the others still run.
+
+    Raises
+    ------
+    npcnn.cluster.ClusterError
+        A scheduler is given but dask is not installed or the scheduler does not answer.
     """
     root = runs.root_of(runs_dir)
     todo = runs.to_train([p.config for p in points], root)
     labels = {p.config.key(): p.label for p in points}
-    errors = train_many(todo, jobs, root, progress, poll, labels)
+    errors = train_many(todo, jobs, root, progress, poll, labels, scheduler=scheduler)
     # A point answered by a longer run of its family shares that run's error.
     family_error = {runs.family_key(c): errors[c.key()] for c in todo if c.key() in errors}
     return [result(p, root, family_error.get(runs.family_key(p.config), ""))
             for p in points]
 
 
+def scheduler_address(scheduler: str = "") -> str:
+    """``scheduler``, else ``$NPCNN_SCHEDULER``, else "" (train locally)."""
+    return (scheduler or os.environ.get("NPCNN_SCHEDULER", "")).strip()
+
+
 def train_many(configs: Sequence[TrainConfig], jobs: int = 0, root: Any = None,
                progress: Callable[[Progress], None] | None = None, poll: float = 5.0,
-               labels: dict[str, str] | None = None) -> dict[str, str]:
-    """Train ``configs`` into the store with ``jobs`` worker processes, longest first.
+               labels: dict[str, str] | None = None, scheduler: str = "") -> dict[str, str]:
+    """Train ``configs`` into the store, longest first: with ``jobs`` local worker
+    processes, or on the Dask cluster at ``scheduler_address(scheduler)``.
 
-    Returns ``{config key: error message}`` for the runs whose training raised.
+    Returns ``{config key: error message}`` for the runs whose training failed.
     """
     if not configs:
         return {}
+    address = scheduler_address(scheduler)
+    if address:
+        from npcnn import cluster
+
+        return cluster.train_many(configs, address, root, progress, poll, labels)
     root = runs.root_of(root)
     labels = labels or {}
     jobs = min(jobs or os.cpu_count() or 1, len(configs))
     # Longest first: the long runs start at once and the short ones fill the gaps.
     order = sorted(configs, key=estimate_seconds, reverse=True)
-    cost = {c.key(): estimate_seconds(c) for c in order}
-    # Epochs a killed run already holds are not work of this sweep: keep them out of
-    # the rate, or the time left would look shorter than it is.
-    initial = {c.key(): runs.epochs_done(c, root) for c in order}
+    tracker = Tracker(order, root, labels)
     errors: dict[str, str] = {}
-    start = time.perf_counter()
     ctx = multiprocessing.get_context("spawn")
     # Spawned workers inherit the environment at start-up, so the thread limits are in
     # place before they import NumPy.
-    with worker_environment(), cf.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
-        futures = {pool.submit(_train_worker, c.to_dict(), str(root)): c for c in order}
-        pending = set(futures)
-        while pending:
-            done, pending = cf.wait(pending, timeout=poll, return_when=cf.FIRST_COMPLETED)
-            finished = ""
-            for fut in done:
-                c = futures[fut]
-                finished = labels.get(c.key(), c.key())
-                try:
-                    fut.result()
-                except Exception as err:  # one failed run must not stop the sweep
-                    errors[c.key()] = f"{type(err).__name__}: {err}"
-            if progress is not None:
-                progress(_progress(futures, pending, cost, initial, root, labels, start,
-                                   finished, jobs))
+    with worker_environment():
+        pool = cf.ProcessPoolExecutor(jobs, mp_context=ctx)
+        try:
+            futures = {pool.submit(_train_worker, c.to_dict(), str(root)): c for c in order}
+            pending = set(futures)
+            while pending:
+                done, pending = cf.wait(pending, timeout=poll, return_when=cf.FIRST_COMPLETED)
+                ended = []
+                for fut in done:
+                    key = futures[fut].key()
+                    ended.append(labels.get(key, key))
+                    try:
+                        fut.result()
+                        tracker.state[key] = "done"
+                    except Exception as err:  # one failed run must not stop the sweep
+                        errors[key] = f"{type(err).__name__}: {err}"
+                        tracker.state[key] = "failed"
+                # The pool marks a queued call "running" one step early: the first
+                # `jobs` are.
+                running = [futures[f].key() for f in pending if f.running()][:jobs]
+                for key in running:
+                    tracker.state[key] = "running"
+                # One call per run that ended, so each is shown as it finishes.
+                for label in ended or [""]:
+                    if progress is not None:
+                        progress(tracker.progress(label))
+        except BaseException:
+            # Ctrl-C or an error: drop the queued runs at once instead of running them
+            # while shutting down. Running ones stop on the same Ctrl-C (the terminal
+            # sends it to the workers too) or finish their run; the store keeps both.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     return errors
 
 
-def _progress(futures: dict, pending: set, cost: dict, initial: dict, root: Any,
-              labels: dict, start: float, finished: str, jobs: int) -> Progress:
-    epochs_done = work_done = work_total = 0.0
-    running = []
-    for fut, c in futures.items():
-        n = c.epochs if fut not in pending else runs.epochs_done(c, root)
-        n0 = initial[c.key()]
-        epochs_done += n - n0
-        work_done += cost[c.key()] * (n - n0) / c.epochs
-        work_total += cost[c.key()] * (c.epochs - n0) / c.epochs
-        if fut in pending and fut.running():
-            running.append(labels.get(c.key(), c.key()))
-    return Progress(
-        runs_done=len(futures) - len(pending), runs_total=len(futures),
-        epochs_done=int(epochs_done),
-        epochs_total=sum(c.epochs - initial[c.key()] for c in futures.values()),
-        work_done=work_done, work_total=work_total,
-        # The pool marks a queued call "running" one step early: the first `jobs` are.
-        elapsed=time.perf_counter() - start, running=running[:jobs], finished=finished,
-    )
+class Tracker:
+    """What a sweep's ``Progress`` needs: each run's state ("queued", "running", "done",
+    "failed"), its estimated cost, and the epochs it held before this sweep."""
+
+    def __init__(self, configs: Sequence[TrainConfig], root: Any,
+                 labels: dict[str, str]) -> None:
+        self.configs = {c.key(): c for c in configs}
+        self.root, self.labels = root, labels
+        self.state = dict.fromkeys(self.configs, "queued")
+        self.cost = {k: estimate_seconds(c) for k, c in self.configs.items()}
+        # Epochs a killed run already holds are not work of this sweep: keep them out of
+        # the rate, or the time left would look shorter than it is.
+        self.initial = {k: runs.epochs_done(c, root) for k, c in self.configs.items()}
+        self.start = time.perf_counter()
+
+    def label(self, key: str) -> str:
+        return self.labels.get(key, key)
+
+    def progress(self, finished: str = "") -> Progress:
+        epochs_done = work_done = work_total = 0.0
+        for key, c in self.configs.items():
+            state, n0 = self.state[key], self.initial[key]
+            n = c.epochs if state == "done" else max(n0, runs.epochs_done(c, self.root))
+            epochs_done += n - n0
+            work_done += self.cost[key] * (n - n0) / c.epochs
+            work_total += self.cost[key] * (c.epochs - n0) / c.epochs
+        by_state = {s: [self.label(k) for k, v in self.state.items() if v == s]
+                    for s in ("running", "failed")}
+        return Progress(
+            runs_done=sum(v in ("done", "failed") for v in self.state.values()),
+            runs_total=len(self.configs), epochs_done=int(epochs_done),
+            epochs_total=sum(c.epochs - self.initial[k] for k, c in self.configs.items()),
+            work_done=work_done, work_total=work_total,
+            elapsed=time.perf_counter() - self.start, running=by_state["running"],
+            finished=finished, failed=by_state["failed"],
+        )
+
+
+class ProgressPrinter:
+    """A ``progress`` callback printing one line when a run finishes or fails, and at
+    most one every ``every`` seconds otherwise: runs done, failed, running."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every, self.last = every, time.perf_counter()
+
+    def __call__(self, p: Progress) -> None:
+        now = time.perf_counter()
+        if not p.finished and now - self.last < self.every:
+            return
+        self.last = now
+        eta = "" if p.eta is None else f", about {p.eta / 60:.0f} min left"
+        failed = f" | failed: {', '.join(p.failed)}" if p.failed else ""
+        just = f" | finished: {p.finished}" if p.finished else ""
+        print(f"{p.runs_done}/{p.runs_total} runs, {p.epochs_done}/{p.epochs_total} epochs"
+              f"{eta}{just}{failed} | running: {', '.join(p.running) or '-'}", flush=True)
 
 
 def _train_worker(config: dict, root: str) -> str:
@@ -596,6 +670,9 @@ __all__ = [
     "describe",
     "run",
     "train_many",
+    "scheduler_address",
+    "Tracker",
+    "ProgressPrinter",
     "result",
     "estimate_seconds",
     "dead_relu_fraction",

@@ -9,6 +9,9 @@ gradients. With an ``out_dir`` the run writes, atomically and after every epoch,
   ``epochs`` and ``iter_loss``: what reports read. While the run is going its status
   is ``"running"``; at the end ``"completed"``, ``"diverged"`` or ``"interrupted"``.
 
+Both carry a sha256 of their payload (``npcnn.safeio``): a file that is truncated or
+altered is detected on loading, reported in one line, and not used.
+
 Every source of randomness is a function of ``config.seed`` (and the epoch number for the
 batch order), and the schedules are pure functions of the recorded validation losses, so
 a resumed run reproduces an uninterrupted one exactly, without saving any RNG state.
@@ -16,22 +19,22 @@ a resumed run reproduces an uninterrupted one exactly, without saving any RNG st
 
 from __future__ import annotations
 
-import contextlib
+import io
 import json
 import math
 import os
-import tempfile
 import time
 import warnings
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from npcnn.config import ConfigError, TrainConfig
+from npcnn.safeio import DIGEST_KEY, CorruptFile, arrays_digest, dumps_checked, loads_checked
+from npcnn.safeio import atomic_write as _atomic_write
 
 HISTORY = "history.json"
 CHECKPOINT = "checkpoint.npz"
@@ -412,13 +415,12 @@ def _check_same_config(run_dir: Path, stored: Any, config: TrainConfig) -> None:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
+    """The checked JSON object in ``path`` (without its checksum key), or None with a
+    warning when it is missing, unreadable, truncated or altered."""
     if not path.exists():
         return None
     try:
-        d = json.loads(path.read_text())
-        if not isinstance(d, dict):
-            raise ValueError("not a JSON object")
-        return d
+        return loads_checked(path.read_bytes(), path.name)
     except (OSError, ValueError) as err:
         _warn(f"ignoring unreadable {path} ({_one_line(err)})")
         return None
@@ -436,8 +438,7 @@ def _write_history(run_dir: Path, result: TrainResult, status: str | None = None
     h = result.to_history()
     if status is not None:
         h["status"] = status
-    text = json.dumps(_json_safe(h), indent=1, allow_nan=False)
-    _atomic_write(run_dir / HISTORY, lambda f: f.write(text.encode()))
+    _atomic_write(run_dir / HISTORY, dumps_checked(_json_safe(h)))
 
 
 def _json_safe(obj: Any) -> Any:
@@ -468,45 +469,43 @@ def _save_checkpoint(run_dir: Path, result: TrainResult, opt: Any) -> None:
         else:
             plain[name] = value
     arrays["optim"] = np.asarray(json.dumps(plain))
+    arrays[DIGEST_KEY] = np.asarray(arrays_digest(arrays))
     _atomic_write(run_dir / CHECKPOINT, lambda f: np.savez(f, **arrays))
 
 
-def _load_checkpoint(path: Path) -> dict[str, Any]:
-    """Inverse of ``_save_checkpoint``; raises on anything missing or malformed."""
-    # np.load would take a non-zip file for a pickle and complain about allow_pickle.
-    if not zipfile.is_zipfile(path):
-        raise ValueError("not a .npz archive")
-    with np.load(path, allow_pickle=False) as z:
-        files = list(z.files)
-        model = {k[len("model/"):]: z[k] for k in files if k.startswith("model/")}
-        optim = json.loads(str(z["optim"]))
-        optim.update({k[len("optim/"):]: z[k] for k in files if k.startswith("optim/")})
-        return {
-            "epoch": int(z["epoch"]),
-            "config": json.loads(str(z["config"])),
-            "epochs": json.loads(str(z["epochs"])),
-            "iter_loss": [float(v) for v in z["iter_loss"]],
-            "model": model,
-            "optim": optim,
-        }
+def _load_checkpoint(source: Path | bytes) -> dict[str, Any]:
+    """Inverse of ``_save_checkpoint`` (from a path or the file's bytes).
 
-
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
-    """Write via a temp file in the same directory + fsync + os.replace.
-
-    A crash or Ctrl-C mid-write leaves the previous file intact, never a torn one.
+    Raises
+    ------
+    CorruptFile
+        Not a .npz archive (e.g. truncated), or its arrays fail the stored sha256.
+    Exception
+        Anything else missing or malformed.
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    f = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    # np.load would take a non-zip file for a pickle and complain about allow_pickle.
+    if not zipfile.is_zipfile(f):
+        raise CorruptFile(f"{CHECKPOINT} is not a .npz archive, probably truncated")
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        with np.load(f, allow_pickle=False) as npz:
+            z = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        raise CorruptFile(f"{CHECKPOINT} could not be read ({_one_line(err)})") from None
+    # Checkpoints written before checksums existed have none: nothing to compare.
+    if DIGEST_KEY in z and str(z[DIGEST_KEY]) != arrays_digest(z):
+        raise CorruptFile(f"{CHECKPOINT} fails its sha256 check (its content was altered)")
+    model = {k[len("model/"):]: v for k, v in z.items() if k.startswith("model/")}
+    optim = json.loads(str(z["optim"]))
+    optim.update({k[len("optim/"):]: v for k, v in z.items() if k.startswith("optim/")})
+    return {
+        "epoch": int(z["epoch"]),
+        "config": json.loads(str(z["config"])),
+        "epochs": json.loads(str(z["epochs"])),
+        "iter_loss": [float(v) for v in z["iter_loss"]],
+        "model": model,
+        "optim": optim,
+    }
 
 
 __all__ = [

@@ -1,0 +1,418 @@
+"""Sweeps on a Dask cluster: one task per run; its files come back to the local store.
+
+Needs the ``cluster`` extra (``pip install -e '.[cluster]'``: dask, distributed) here
+and on every worker, with this project installed at the same commit on each (the task
+is ``npcnn.cluster._remote_train``, pickled by reference). Start a scheduler, then
+workers of one thread each (one training per process; their nanny sets
+``OMP/MKL/OPENBLAS_NUM_THREADS=1`` before NumPy loads, Dask's default)::
+
+    dask scheduler                                          # listens on tcp://<host>:8786
+    dask worker tcp://<host>:8786 --nthreads 1 --nworkers 4  # on each machine
+
+and point a sweep at it: ``make report SCHEDULER=tcp://<host>:8786``, or
+``NPCNN_SCHEDULER=tcp://<host>:8786``, or the notebooks' ``scheduler`` parameter.
+
+How a run travels. The submitting process takes the run's lock in the local run store
+(``npcnn.runs``: no other process trains it meanwhile; one that already does is waited
+for, and its result reused). It puts the run's intact local files (history and
+checkpoint, if a killed run left them) into a Dask ``Variable`` on the scheduler, the
+run's *channel*, and submits one task. The task trains in a temp directory of the
+worker (no shared file system is assumed), resuming from the channel's files; every
+``PUBLISH_EVERY`` seconds it puts a newer checkpoint and history into the channel (and
+their epoch count into a second, small Variable), and the submitting process copies
+them into the local store as it polls (fetching the files only when the count grew).
+The task returns the final files, which are checked (sha256) and written atomically
+into ``<runs>/<key>/``.
+
+Faults. A worker that dies mid-run: the scheduler reruns its task elsewhere (up to
+``distributed.scheduler.allowed-failures`` times, 3 by default) and the rerun resumes
+from the channel, that is from the last checkpoint published before the death (within
+``PUBLISH_EVERY`` seconds of its epoch); an epoch in progress is lost and retrained. A
+task that fails anyway (an exception, or ``KilledWorker``) is resubmitted up to
+``retries`` times, again from the channel; then the run is reported as failed with its
+error and the others go on. If the submitting process itself is killed, the local
+store holds the last checkpoint it copied; the next sweep resumes from there. (Tasks
+already running on workers then finish on their own; their results are dropped.)
+
+Results equal a local run of the same configuration bit for bit as long as workers
+and the submitting machine use the same NumPy and BLAS (the numbers depend only on the
+config and its seed, see ``npcnn.train``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from npcnn import runs
+from npcnn.config import TrainConfig
+from npcnn.lock import run_lock
+from npcnn.safeio import CorruptFile, loads_checked
+
+RETRIES = 2  # resubmissions of a failed task (each one resumes from the channel)
+PUBLISH_EVERY = 0.5  # seconds between a worker's looks for a newer checkpoint
+CONNECT_TIMEOUT = 20  # seconds to reach the scheduler
+LOCK_POLL = 1.0  # seconds between tries of a run's lock held by another process
+EPOCHS = "-epochs"  # suffix of the channel's small Variable: the epochs it holds
+# Fault injection for the tests: "N:<marker file>" makes a worker process exit right
+# after publishing a checkpoint of N or more epochs, once (while the marker is absent).
+FAULT_ENV = "NPCNN_FAULT_EXIT_AFTER_EPOCH"
+
+log = logging.getLogger("npcnn.cluster")
+
+
+class ClusterError(RuntimeError):
+    """The Dask backend cannot be used (missing extra, unreachable scheduler)."""
+
+
+def connect(address: str) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``address``.
+
+    Raises
+    ------
+    ClusterError
+        dask/distributed are not installed, or the scheduler does not answer.
+    """
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ClusterError("the Dask backend needs the cluster extra; install it with "
+                           "pip install -e '.[cluster]'.") from None
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise ClusterError(f"could not reach the Dask scheduler at {address} ({err}); "
+                           "start one with `dask scheduler` or unset NPCNN_SCHEDULER.") \
+            from None
+    if not client.scheduler_info().get("workers"):
+        log.warning(f"the Dask scheduler at {address} has no workers yet; the runs wait "
+                    f"for one (start them with `dask worker {address} --nthreads 1`)")
+    return client
+
+
+def train_many(configs: Sequence[TrainConfig], scheduler: str, root: Any = None,
+               progress: Callable[[Any], None] | None = None, poll: float = 5.0,
+               labels: dict[str, str] | None = None, retries: int = RETRIES,
+               client: Any = None) -> dict[str, str]:
+    """Train ``configs`` on the Dask cluster at ``scheduler`` into the local store.
+
+    Parameters
+    ----------
+    configs
+        The runs to train (``runs.to_train``): submitted longest first.
+    scheduler
+        The scheduler's address, e.g. "tcp://10.0.0.5:8786".
+    root
+        The local run store root (None: ``runs.default_root()``).
+    progress
+        Called with a ``sweep.Progress`` every ``poll`` seconds and when a run ends.
+    labels
+        ``{config key: label}`` for progress lines and messages.
+    retries
+        Resubmissions of a run whose task failed, before it is reported as failed.
+    client
+        An existing ``distributed.Client`` to use instead of connecting (left open).
+
+    Returns
+    -------
+    ``{config key: error message}`` for the runs that failed after every retry.
+    """
+    if not configs:
+        return {}
+    own = client is None
+    client = connect(scheduler) if own else client
+    try:
+        return _Sweep(client, configs, runs.root_of(root), labels or {}, retries).run(
+            progress, poll)
+    finally:
+        if own:
+            client.close()
+
+
+class _Sweep:
+    """The submitting side: locks, channels, tasks, retries and progress of one sweep."""
+
+    def __init__(self, client: Any, configs: Sequence[TrainConfig], root: Path,
+                 labels: dict[str, str], retries: int) -> None:
+        from npcnn.sweep import Tracker, estimate_seconds
+
+        self.client, self.root, self.retries = client, root, retries
+        order = sorted(configs, key=estimate_seconds, reverse=True)
+        self.configs = {c.key(): c for c in order}
+        self.tracker = Tracker(order, root, labels)
+        self.locks = {k: run_lock(runs.run_dir(c, root)) for k, c in self.configs.items()}
+        self.waiting = list(self.configs)  # runs whose lock this sweep does not hold yet
+        self.futures: dict[Any, str] = {}  # task future -> run key
+        self.tasks: dict[str, str] = {}  # task key -> run key
+        self.attempts = dict.fromkeys(self.configs, 0)
+        self.local_epochs = dict.fromkeys(self.configs, 0)  # epochs in the local store
+        self.errors: dict[str, str] = {}
+        session = uuid.uuid4().hex[:8]
+        self.channels = {k: f"npcnn-{k}-{session}" for k in self.configs}
+
+    def run(self, progress: Callable[[Any], None] | None, poll: float) -> dict[str, str]:
+        try:
+            while self.waiting or self.futures:
+                ended = self._claim()
+                deadline = time.monotonic() + (min(poll, LOCK_POLL) if self.waiting else poll)
+                while time.monotonic() < deadline and not any(f.done() for f in self.futures):
+                    time.sleep(0.05)
+                ended += [self._settle(f) for f in list(self.futures) if f.done()]
+                self._pull()
+                self._mark_running()
+                # One call per run that ended, so each is shown as it finishes.
+                for label in [x for x in ended if x] or [""]:
+                    if progress is not None:
+                        progress(self.tracker.progress(label))
+        except BaseException:
+            # Ctrl-C or an error here: stop the queued tasks; the local store keeps the
+            # checkpoints copied so far, from which the next sweep resumes.
+            with contextlib.suppress(Exception):
+                self.client.cancel(list(self.futures))
+            raise
+        finally:
+            for lock in self.locks.values():
+                lock.release()
+            self._drop_channels()
+        return self.errors
+
+    # -- steps --------------------------------------------------------------------
+
+    def _claim(self) -> list[str]:
+        """Take the locks that are free; submit those runs, or count them done if the
+        process that held the lock finished them. Returns the labels of those."""
+        finished = []
+        for key in list(self.waiting):
+            if not self.locks[key].acquire(blocking=False):
+                continue  # another process trains this run: try again later
+            self.waiting.remove(key)
+            c = self.configs[key]
+            if runs.is_answered(c, self.root):
+                self.locks[key].release()
+                self.tracker.state[key] = "done"
+                finished.append(self.tracker.label(key))
+                continue
+            runs.register(c, self.root)
+            self.local_epochs[key] = runs.repair(c, self.root)
+            self._open_channel(key)
+            self._submit(key)
+        return finished
+
+    def _open_channel(self, key: str) -> None:
+        from distributed import Variable
+
+        files = runs.read_files(self.configs[key], self.root)
+        name = self.channels[key]
+        Variable(name, client=self.client).set(
+            {"epochs": self.local_epochs[key], "files": files})
+        Variable(name + EPOCHS, client=self.client).set(self.local_epochs[key])
+
+    def _submit(self, key: str) -> None:
+        task = f"npcnn-train-{key}-{uuid.uuid4().hex[:8]}"
+        fut = self.client.submit(_remote_train, self.configs[key].to_dict(),
+                                 self.channels[key], key=task, pure=False)
+        self.futures[fut] = key
+        self.tasks[task] = key
+        self.attempts[key] += 1
+        self.tracker.state[key] = "queued"
+
+    def _settle(self, fut: Any) -> str:
+        """Store a finished task's files, or retry / fail its run. Returns the label of
+        a run that ended ("" if it was resubmitted)."""
+        key = self.futures.pop(fut)
+        self.tasks.pop(fut.key, None)
+        c, label = self.configs[key], self.tracker.label(key)
+        try:
+            out = fut.result()
+            runs.write_files(c, out["files"], self.root)
+            history = runs.read_history(c, self.root, derive=False) or {}
+            if history.get("status") not in runs.FINISHED:
+                raise RuntimeError(f"the worker returned a run with status "
+                                   f"{history.get('status')!r}")
+        except Exception as err:  # a failed run must not stop the sweep
+            message = f"{type(err).__name__}: {_one_line(err)}"
+            n = self.attempts[key]
+            if n <= self.retries:
+                self._pull_one(key)
+                log.warning(f"run {label}: attempt {n} failed ({message}); retrying from "
+                            f"epoch {self.local_epochs[key]}")
+                self._submit(key)
+                return ""
+            self.errors[key] = message + (f" (after {n} attempts)" if n > 1 else "")
+            self.tracker.state[key] = "failed"
+        else:
+            self.tracker.state[key] = "done"
+        self.locks[key].release()
+        return label
+
+    def _pull(self) -> None:
+        for key in set(self.futures.values()):
+            self._pull_one(key)
+
+    def _pull_one(self, key: str) -> None:
+        """Copy a newer checkpoint and history from the run's channel to the store."""
+        from distributed import Variable
+
+        name = self.channels[key]
+        try:
+            published = Variable(name + EPOCHS, client=self.client).get(timeout=10)
+            if published <= self.local_epochs[key]:
+                return  # nothing new: leave the files on the scheduler
+            msg = Variable(name, client=self.client).get(timeout=10)
+            if msg["epochs"] > self.local_epochs[key]:
+                runs.write_files(self.configs[key], msg["files"], self.root)
+                self.local_epochs[key] = msg["epochs"]
+        except CorruptFile as err:  # damaged in transit: the next one will do
+            log.warning(f"run {self.tracker.label(key)}: ignoring a checkpoint that "
+                        f"arrived damaged ({err})")
+        except (OSError, TimeoutError) as err:  # the scheduler is busy or reconnecting
+            log.debug(f"no checkpoint from {key}: {err}")
+
+    def _mark_running(self) -> None:
+        """Which runs train right now. The scheduler's "processing" also counts tasks
+        queued on a worker behind the one it executes: ask the workers instead."""
+        with contextlib.suppress(Exception):  # progress only: never fail the sweep on it
+            try:
+                executing = self.client.run(_executing, wait=True)
+            except Exception:  # e.g. workers of an older npcnn: their assignments, then
+                executing = self.client.processing()
+            busy = {self.tasks[t] for ts in executing.values() for t in ts if t in self.tasks}
+            for key in self.futures.values():
+                self.tracker.state[key] = "running" if key in busy else "queued"
+
+    def _drop_channels(self) -> None:
+        from distributed import Variable
+
+        if self.client.status != "running":
+            return  # no scheduler to tell (and no call that could hang on the way out)
+        for name in self.channels.values():
+            for var in (name, name + EPOCHS):
+                with contextlib.suppress(Exception):
+                    Variable(var, client=self.client).delete()
+
+
+# -- the worker side ------------------------------------------------------------------
+
+
+def _executing(dask_worker: Any) -> list[str]:
+    """Keys of the tasks this worker executes now (run through ``Client.run``)."""
+    return [str(ts.key) for ts in dask_worker.state.executing]
+
+
+def _remote_train(config: dict[str, Any], channel: str) -> dict[str, Any]:
+    """The task: train ``config`` on this worker, resuming from the channel's files.
+
+    Returns ``{"files": {name: bytes}, "worker": address}`` with the finished run's
+    ``history.json`` and ``checkpoint.npz``.
+    """
+    from distributed import Variable, get_client, get_worker
+
+    cfg = TrainConfig.from_dict(config)
+    if cfg.data_dir and not Path(cfg.data_dir).is_dir():
+        # A path on the submitting machine: this worker reads MNIST from its own
+        # $NPCNN_DATA or ./data/mnist (or downloads it). data_dir is not in the key.
+        cfg = cfg.replace(data_dir="")
+    client = get_client()
+    var, count = Variable(channel, client=client), Variable(channel + EPOCHS, client=client)
+    seed = var.get(timeout=60)
+    with tempfile.TemporaryDirectory(prefix="npcnn-run-") as tmp, _one_blas_thread():
+        d = runs.run_dir(cfg, tmp)
+        d.mkdir(parents=True)
+        for name, blob in seed["files"].items():
+            (d / name).write_bytes(blob)  # a private temp dir: no reader to protect
+        publisher = _Publisher(d, var, count, seed["epochs"])
+        publisher.start()
+        try:
+            runs.ensure(cfg, tmp)
+        finally:
+            publisher.stop()
+        return {"files": runs.read_files(cfg, tmp), "worker": get_worker().address}
+
+
+class _Publisher(threading.Thread):
+    """Puts the run's newest checkpoint (and history) into its channel as they appear."""
+
+    def __init__(self, run_dir: Path, var: Any, count: Any, epochs: int) -> None:
+        super().__init__(daemon=True, name="npcnn-publisher")
+        self.dir, self.var, self.count, self.epochs = run_dir, var, count, epochs
+        self.halt = threading.Event()
+        self.seen: tuple = ()  # (inode, size, mtime) of the last checkpoint looked at
+
+    def run(self) -> None:
+        while not self.halt.wait(PUBLISH_EVERY):
+            try:
+                self.publish()
+            except Exception as err:  # publishing is best effort; training goes on
+                log.warning(f"could not publish a checkpoint of {self.dir.name}: {err}")
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(timeout=30)
+
+    def publish(self) -> None:
+        from npcnn.train import _load_checkpoint
+
+        try:
+            st = (self.dir / runs.CHECKPOINT).stat()
+        except OSError:
+            return
+        if (st.st_ino, st.st_size, st.st_mtime_ns) == self.seen:
+            return  # unchanged: do not spend the task's thread re-reading it
+        self.seen = (st.st_ino, st.st_size, st.st_mtime_ns)
+        files = {}
+        # History first: train writes the checkpoint first, so this checkpoint is at
+        # least as new as this history.
+        with contextlib.suppress(OSError, ValueError):
+            blob = (self.dir / runs.HISTORY).read_bytes()
+            loads_checked(blob)
+            files[runs.HISTORY] = blob
+        try:
+            blob = (self.dir / runs.CHECKPOINT).read_bytes()
+            epochs = len(_load_checkpoint(blob)["epochs"])
+        except (OSError, ValueError):
+            return
+        if epochs <= self.epochs:
+            return
+        files[runs.CHECKPOINT] = blob
+        self.var.set({"epochs": epochs, "files": files})
+        self.count.set(epochs)  # after the files: a reader of the count finds them
+        self.epochs = epochs
+        _inject_fault(epochs)
+
+
+def _inject_fault(epochs: int) -> None:
+    spec = os.environ.get(FAULT_ENV, "")
+    if not spec:
+        return
+    n, marker = spec.split(":", 1)
+    if epochs >= int(n) and not os.path.exists(marker):
+        Path(marker).touch()
+        os._exit(75)  # the worker process dies as if killed: no cleanup, no reply
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Any:
+    """One BLAS thread for the task, also on workers started without Dask's default
+    thread variables (threadpoolctl, when installed, can change it after NumPy loaded)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(1):
+        yield
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+__all__ = ["train_many", "connect", "ClusterError", "RETRIES", "PUBLISH_EVERY"]
