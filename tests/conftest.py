@@ -1,4 +1,5 @@
-"""Shared fixtures: synthetic MNIST-shaped data (arrays and IDX files) and real MNIST.
+"""Shared fixtures and helpers: synthetic MNIST-shaped data (arrays and IDX files), real
+MNIST, small configs, fake results for the claim rules, training starts read from logs.
 
 The synthetic digits are learnable on purpose: class c lights up a 6x6 block at its own
 spot of a 28x28 noise image, so a few hundred SGD steps already beat chance and a test
@@ -9,17 +10,55 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import struct
 from pathlib import Path
 
-import npcnn  # noqa: F401  (before NumPy: importing npcnn sets one BLAS thread)
-
-# isort: split
 import numpy as np
 import pytest
 
-# split() always holds out the last 5000 training images for validation.
-VAL_SIZE = 5000
+from npcnn.config import TrainConfig
+from npcnn.data import VAL_SIZE
+from npcnn.sweep.results import PointResult, RunResult
+
+ROOT = Path(__file__).resolve().parents[1]
+# A directory whose sitecustomize logs every training start (tests/inject/sitecustomize.py).
+INJECT = Path(__file__).resolve().parent / "inject"
+START = re.compile(r"training run (\w+) after epoch (\d+) \(pid (\d+)\)")
+
+
+def strip(epochs: list[dict]) -> list[dict]:
+    """Per-epoch records without the wall time, the one field equal runs differ in."""
+    return [{k: v for k, v in e.items() if k != "seconds"} for e in epochs]
+
+
+def starts(lines: list[str]) -> dict[str, list[tuple[int, int]]]:
+    """``{run key: [(epoch it started after, pid), ...]}`` from ``npcnn.store``'s log."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for line in lines:
+        m = START.search(line)
+        if m:
+            out.setdefault(m[1], []).append((int(m[2]), int(m[3])))
+    return out
+
+
+def fake(label: str, config: TrainConfig, accs: list[list[float]], seconds: float = 1.0,
+         statuses: list[str] | None = None, value=None, iter_loss=None,
+         val_loss: list[list[float]] | None = None, epochs: int = 0) -> PointResult:
+    """A point trained under seeds 0, 1, ... whose runs have the given per-epoch test
+    accuracies (one list per seed; ``epochs`` of the config, default the longest); no
+    training."""
+    runs = []
+    for s, acc in enumerate(accs):
+        records = [{"epoch": i + 1, "test_acc": a, "test_loss": 1 - a, "seconds": seconds,
+                    "lr": config.lr, "val_loss": (val_loss[s][i] if val_loss else 1 - a)}
+                   for i, a in enumerate(acc)]
+        history = {"epochs": records, "iter_loss": list(iter_loss[s]) if iter_loss else []}
+        status = statuses[s] if statuses else "completed"
+        n = epochs or max(map(len, accs))
+        runs.append(RunResult(label, config.replace(seed=s, epochs=n), value, status,
+                              history))
+    return PointResult(label, value, runs)
 
 
 def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from npcnn import data
+from npcnn import data, paths
 from npcnn.data import MNIST_FILES, DataError, load_mnist, read_idx, split
 
 TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = MNIST_FILES
@@ -95,8 +95,10 @@ class FakeUrlopen:
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """Each test runs in an empty cwd, without $NPCNN_DATA, and with the network off."""
+    """Each test runs in an empty cwd that plays the checkout (its data/mnist is the
+    default directory), without $NPCNN_DATA, and with the network off."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(paths, "checkout", lambda: tmp_path)
     monkeypatch.delenv("NPCNN_DATA", raising=False)
     monkeypatch.setattr(urllib.request, "urlopen", FakeUrlopen({}))
 
@@ -276,7 +278,9 @@ def test_resolution_order(tmp_path, monkeypatch, no_download):
     assert len(load_mnist()[0]) == 4  # $NPCNN_DATA beats ./data/mnist
     assert len(load_mnist("")[0]) == 4  # "" means "not given", like None
     monkeypatch.setenv("NPCNN_DATA", "")  # empty counts as unset
-    assert len(load_mnist()[0]) == 5  # then ./data/mnist, relative to cwd
+    assert len(load_mnist()[0]) == 5  # then the checkout's data/mnist
+    monkeypatch.chdir(tmp_path / "explicit")
+    assert len(load_mnist()[0]) == 5  # from any working directory
 
 
 def test_no_dir_anywhere_downloads_into_default(tmp_path, monkeypatch):
@@ -285,7 +289,7 @@ def test_no_dir_anywhere_downloads_into_default(tmp_path, monkeypatch):
     with pytest.raises(DataError):  # the stub fetched nothing, so the load itself fails
         load_mnist()
     assert [c[0] for c in calls] == list(MNIST_FILES)
-    assert all(c[1] == Path("data") / "mnist" for c in calls)
+    assert all(c[1] == tmp_path / "data" / "mnist" for c in calls)
 
 
 # -- download -------------------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""The run store under faults: damaged files are detected by their checksums and the
-run restarts cleanly; a sweep SIGKILLed midway loses nothing on rerun and retrains only
-what was unfinished; two sweeps over the same points train each point once.
+"""The run store under faults, injected from outside: damaged files are detected by
+their checksums and the run restarts cleanly; a sweep killed midway (SIGKILL, or SIGINT
+as Ctrl-C sends it) loses nothing on rerun and retrains only what was unfinished; two
+sweeps over the same points train each point once.
 
-Tiny runs on the synthetic ``tiny_mnist`` (300 training images, about 0.3 s an epoch).
-Training starts are counted through ``$NPCNN_TRAIN_LOG`` (one line per start:
-``<key> <first epoch already done> <pid>``).
+Tiny runs on the synthetic ``tiny_mnist`` (300 training images, about 0.1 s an epoch).
+Training starts are counted from the ``npcnn.store`` logger's INFO lines: in this process
+with ``caplog``, in sweeps started as subprocesses through ``tests/inject/sitecustomize.py``.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import time
 
 import numpy as np
 import pytest
+from conftest import INJECT, starts, strip
 
-from npcnn import runs, sweep
+from npcnn import store as runs
+from npcnn.checkpoint import CHECKPOINT, HISTORY, checkpoint_epochs, load_checkpoint
 from npcnn.config import TrainConfig
-from npcnn.lock import FileLock
 from npcnn.safeio import CorruptFile, arrays_digest, atomic_write, loads_checked
-from npcnn.train import _load_checkpoint
 
 # A sweep in a fresh interpreter: configs as JSON, the store, the worker processes.
 SWEEP = """
@@ -35,25 +36,18 @@ from npcnn.config import TrainConfig
 configs = [TrainConfig.from_dict(d) for d in json.loads(sys.argv[1])]
 points = [sweep.Point(str(i), c) for i, c in enumerate(configs)]
 results = sweep.run(points, jobs=int(sys.argv[3]), runs_dir=sys.argv[2])
-print(json.dumps([r.status for r in results]))
+print(json.dumps([r.runs[0].status for r in results]))
 """
 
 
-def strip(epochs):
-    return [{k: v for k, v in e.items() if k != "seconds"} for e in epochs]
-
-
-def starts(log):
-    """{key: [(first epoch, pid), ...]} from the training log."""
-    out: dict[str, list] = {}
-    for line in (log.read_text().splitlines() if log.exists() else []):
-        key, epoch, pid = line.split()
-        out.setdefault(key, []).append((int(epoch), int(pid)))
-    return out
+def logged(log):
+    return starts(log.read_text().splitlines() if log.exists() else [])
 
 
 def launch(configs, store, log, jobs):
-    env = dict(os.environ, NPCNN_TRAIN_LOG=str(log), TQDM_DISABLE="1")
+    """A sweep in a subprocess whose every process logs its training starts to ``log``."""
+    path = os.pathsep.join([str(INJECT), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, NPCNN_TEST_TRAIN_LOG=str(log), TQDM_DISABLE="1", PYTHONPATH=path)
     return subprocess.Popen(
         [sys.executable, "-c", SWEEP, json.dumps([c.to_dict() for c in configs]), str(store),
          str(jobs)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -81,10 +75,12 @@ def copy_of(trained, tmp_path):
 
 
 @pytest.fixture
-def log(tmp_path, monkeypatch):
-    path = tmp_path / "starts.log"
-    monkeypatch.setenv("NPCNN_TRAIN_LOG", str(path))
-    return path
+def log(tmp_path):
+    return tmp_path / "starts.log"
+
+
+def in_process_starts(caplog):
+    return starts([r.getMessage() for r in caplog.records if r.name == "npcnn.store"])
 
 
 # -- atomic writes and checksums ------------------------------------------------------
@@ -116,15 +112,6 @@ def test_checked_json_detects_truncation_and_alteration():
     assert loads_checked(b'{"status": "running"}') == {"status": "running"}  # no digest yet
 
 
-def test_a_second_lock_holder_waits(tmp_path):
-    a, b = FileLock(tmp_path / ".lock"), FileLock(tmp_path / ".lock")
-    assert a.acquire()
-    assert not b.acquire(blocking=False)  # flock: another open file, another holder
-    a.release()
-    assert b.acquire(blocking=False)
-    b.release()
-
-
 # -- damaged files restart the run ----------------------------------------------------
 
 
@@ -141,24 +128,25 @@ def _alter_checkpoint(path):
 
 
 @pytest.mark.parametrize("damage", ["altered", "truncated"])
-def test_a_damaged_checkpoint_is_reported_and_the_run_restarts(trained, tmp_path, log,
+def test_a_damaged_checkpoint_is_reported_and_the_run_restarts(trained, tmp_path,
                                                                caplog, damage):
     cfg, store, first = copy_of(trained, tmp_path)
-    path = runs.run_dir(cfg, store) / runs.CHECKPOINT
+    path = runs.run_dir(cfg, store) / CHECKPOINT
     if damage == "altered":
         _alter_checkpoint(path)
     else:
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(CorruptFile):
-        _load_checkpoint(path)
+        load_checkpoint(path)
     assert runs.to_train([cfg], store) == [cfg]  # a finished history is not enough
 
-    with caplog.at_level(logging.WARNING, logger="npcnn.runs"):
+    with caplog.at_level(logging.INFO, logger="npcnn.store"):
         again = runs.ensure(cfg, store)
-    (msg,) = [r.getMessage() for r in caplog.records if r.name == "npcnn.runs"]
+    (msg,) = [r.getMessage() for r in caplog.records
+              if r.name == "npcnn.store" and r.levelno == logging.WARNING]
     assert "\n" not in msg and cfg.key() in msg and "restarting the run from epoch 1" in msg
     assert ("sha256" if damage == "altered" else "truncated") in msg
-    assert [e for e, _ in starts(log)[cfg.key()]] == [0]  # trained again from scratch
+    assert [e for e, _ in in_process_starts(caplog)[cfg.key()]] == [0]  # from scratch
     assert strip(again["epochs"]) == strip(first["epochs"])
     assert again["iter_loss"] == first["iter_loss"]
     d = runs.run_dir(cfg, store)
@@ -167,10 +155,10 @@ def test_a_damaged_checkpoint_is_reported_and_the_run_restarts(trained, tmp_path
 
 
 @pytest.mark.parametrize("damage", ["truncated", "altered"])
-def test_a_damaged_history_is_rebuilt_from_the_checkpoint(trained, tmp_path, log, caplog,
+def test_a_damaged_history_is_rebuilt_from_the_checkpoint(trained, tmp_path, caplog,
                                                           damage):
     cfg, store, first = copy_of(trained, tmp_path)
-    path = runs.run_dir(cfg, store) / runs.HISTORY
+    path = runs.run_dir(cfg, store) / HISTORY
     text = path.read_text()
     if damage == "truncated":
         path.write_text(text[: len(text) // 2])
@@ -180,13 +168,14 @@ def test_a_damaged_history_is_rebuilt_from_the_checkpoint(trained, tmp_path, log
         assert json.loads(path.read_text())["final_test_acc"] == 1.0
     assert runs.read_history(cfg, store) is None and not runs.is_finished(cfg, store)
 
-    with caplog.at_level(logging.WARNING, logger="npcnn.runs"):
+    with caplog.at_level(logging.INFO, logger="npcnn.store"):
         again = runs.ensure(cfg, store)
-    (msg,) = [r.getMessage() for r in caplog.records if r.name == "npcnn.runs"]
+    (msg,) = [r.getMessage() for r in caplog.records
+              if r.name == "npcnn.store" and r.levelno == logging.WARNING]
     assert "\n" not in msg and "history.json" in msg
     assert "rebuilding it from checkpoint.npz (1 epoch)" in msg
     # Nothing retrained: the checkpoint held every epoch, timings included.
-    assert [e for e, _ in starts(log)[cfg.key()]] == [1]
+    assert [e for e, _ in in_process_starts(caplog)[cfg.key()]] == [1]
     assert again == first
 
 
@@ -195,7 +184,7 @@ def test_a_damaged_history_is_rebuilt_from_the_checkpoint(trained, tmp_path, log
 
 def _epochs_in_checkpoint(config, root) -> int:
     try:
-        return len(_load_checkpoint(runs.run_dir(config, root) / runs.CHECKPOINT)["epochs"])
+        return checkpoint_epochs(runs.run_dir(config, root))
     except (OSError, ValueError):
         return 0
 
@@ -224,23 +213,28 @@ def test_a_sweep_killed_midway_loses_nothing_and_retrains_only_the_unfinished(
     else:  # KeyboardInterrupt, promptly: the queued run is dropped, not run first
         assert proc.returncode == 1 and "KeyboardInterrupt" in err, err
     done = [c for c in configs if runs.is_finished(c, store)]
-    kept = {c.key(): (runs.run_dir(c, store) / runs.HISTORY).read_bytes() for c in done}
+    kept = {c.key(): (runs.run_dir(c, store) / HISTORY).read_bytes() for c in done}
     at_kill = {c.key(): _epochs_in_checkpoint(c, store) for c in configs if c not in done}
     assert kept and any(at_kill.values())
-    before = starts(log)
+    before = logged(log)
+    records = {k: load_checkpoint(runs.run_dir(c, store)).epochs if at_kill[k] else []
+               for c in configs if (k := c.key()) in at_kill}
 
-    results = sweep.run([sweep.Point(str(i), c) for i, c in enumerate(configs)], jobs=1,
-                        runs_dir=str(store))
-    assert all(r.status in ("completed", "collapsed") and len(r.epochs) == 3
-               for r in results)
-    after = starts(log)
+    # The rerun, logged the same way: its worker processes run the injected start-up.
+    proc = launch(configs, store, log, jobs=1)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert all(s in ("completed", "collapsed") for s in json.loads(out.splitlines()[-1]))
+    after = logged(log)
     for c in configs:
         new = after.get(c.key(), [])[len(before.get(c.key(), [])):]
         if c.key() in kept:  # finished before the kill: untouched, not retrained
             assert new == []
-            assert (runs.run_dir(c, store) / runs.HISTORY).read_bytes() == kept[c.key()]
-        else:  # retrained once, from the epoch its checkpoint held
+            assert (runs.run_dir(c, store) / HISTORY).read_bytes() == kept[c.key()]
+        else:  # retrained once, from the epoch its checkpoint held, its records kept
             assert [e for e, _ in new] == [at_kill[c.key()]]
+            h = runs.read_history(c, store)
+            assert h["epochs"][:at_kill[c.key()]] == records[c.key()]
         h = runs.read_history(c, store)
         assert [e["epoch"] for e in h["epochs"]] == [1, 2, 3] and len(h["iter_loss"]) == 9
     # No run lost or duplicated, no temp file of a killed write left.
@@ -257,4 +251,4 @@ def test_two_concurrent_sweeps_train_each_point_once(cfg, tmp_path, log):
     statuses = [json.loads(out.splitlines()[-1]) for out, _ in outs]
     assert statuses[0] == statuses[1] and "failed" not in statuses[0]
     # Each point trained by exactly one process; the other waited and read its result.
-    assert {k: len(v) for k, v in starts(log).items()} == {c.key(): 1 for c in configs}
+    assert {k: len(v) for k, v in logged(log).items()} == {c.key(): 1 for c in configs}

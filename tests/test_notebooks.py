@@ -1,10 +1,12 @@
-"""Every notebook runs under papermill with tiny parameters on real MNIST (500 training
-images, 1 epoch; evaluation still covers the 15,000 validation + test images, ~0.5 s);
-``-p`` works with each parameter type; a bad parameter fails with a clear message; a
-second run reads its runs back from the store."""
+"""The notebooks are the source a user edits and runs: the user's own papermill command
+works as typed (no -k, from notebooks/ or any other directory), every TrainConfig field
+is a parameter with its default, code cells stay thin, and each page shows what its
+parameters ask for. Tiny runs on real MNIST (500 training images, 1 epoch)."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import json
 import os
 import subprocess
@@ -12,33 +14,24 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
+
+from npcnn.config import TrainConfig
+from npcnn.report.studies import parameters_cell
 
 pm = pytest.importorskip("papermill")
-pytestmark = pytest.mark.notebooks
 
-ROOT = Path(__file__).resolve().parents[1]
 NB = ROOT / "notebooks"
 MIME = "application/vnd.npcnn+json"
-TINY = {"epochs": 1, "subset": 500}
+TINY = ["-p", "epochs", "1", "-p", "subset", "500"]
+TRAINING = ("sweep", "cnn_vs_mlp", "feature_maps")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def kernel():
-    from npcnn.report import ensure_kernel
-
-    ensure_kernel()
-
-
-@pytest.fixture
-def env(mnist_dir, monkeypatch):
-    monkeypatch.setenv("TQDM_DISABLE", "1")
-    return mnist_dir
-
-
-def run(name: str, out: Path, **params) -> dict:
-    pm.execute_notebook(str(NB / f"{name}.ipynb"), str(out), parameters=params,
-                        kernel_name="npcnn", cwd=str(ROOT), progress_bar=False)
-    return json.loads(out.read_text())
+def papermill(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``papermill ...`` as a user types it: the console script, no kernel name."""
+    exe = Path(sys.executable).with_name("papermill")
+    return subprocess.run([str(exe), *args, "--no-progress-bar"], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
 
 
 def payloads(nb: dict, kind: str) -> list[dict]:
@@ -51,68 +44,113 @@ def images(nb: dict) -> int:
                for o in c.get("outputs", []))
 
 
-def test_every_training_notebook_declares_every_config_field():
-    from npcnn.config import field_names
-    from npcnn.report import parameters_cell
-
-    for name in ("sweep", "cnn_vs_mlp", "feature_maps"):
-        src = parameters_cell(NB / f"{name}.ipynb")
-        missing = [f for f in field_names() if f"\n{f}: " not in src]
-        assert not missing, f"{name}.ipynb lacks {missing}"
+@pytest.fixture
+def env(mnist_dir, tmp_path):
+    """The environment of a user's shell: MNIST and a run store of this test's own."""
+    return dict(os.environ, TQDM_DISABLE="1", NPCNN_RUNS=str(tmp_path / "runs"))
 
 
-def test_sweep_notebook_runs_a_sweep_and_rereads_it(env, tmp_path):
-    store = tmp_path / "runs"
-    nb = run("sweep", tmp_path / "out.ipynb", sweep="kernel_size", values=[3, 5], claim=1,
-             runs_dir=str(store), jobs=2, **TINY)
+# -- the sources ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", TRAINING)
+def test_every_config_field_is_a_parameter_with_a_valid_default(name):
+    src = parameters_cell(NB / f"{name}.ipynb")
+    ns: dict = {}
+    exec(src, ns)
+    missing = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in ns]
+    assert not missing, f"{name}.ipynb's parameters cell lacks {missing}: add them"
+    TrainConfig.from_dict({f.name: ns[f.name] for f in dataclasses.fields(TrainConfig)})
+    if name == "sweep":  # the general page starts from the seed's defaults
+        assert TrainConfig.from_dict({f: ns[f] for f in TrainConfig().to_dict()}) == \
+            TrainConfig()
+
+
+@pytest.mark.parametrize("path", sorted(NB.glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebooks_stay_thin_and_use_the_standard_kernel(path):
+    nb = json.loads(path.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        tree = ast.parse("".join(cell["source"]))
+        banned = [type(n).__name__ for n in ast.walk(tree) if isinstance(
+            n, (ast.FunctionDef, ast.ClassDef, ast.For, ast.While, ast.comprehension))]
+        assert not banned, f"{path.name}: a cell holds {banned}; move it into src/npcnn"
+        assert not cell.get("outputs"), f"{path.name} is committed with outputs"
+
+
+# -- the user's command ---------------------------------------------------------------
+
+
+def test_the_users_command_works_from_notebooks_and_elsewhere(env, tmp_path):
+    """``cd notebooks && papermill sweep.ipynb out.ipynb -p lr 0.05``: no -k, the
+    notebook's own python3 kernel; MNIST and the store found the same from anywhere;
+    nothing but the output notebook lands in the working directory."""
+    before = set(NB.iterdir())
+    try:
+        proc = papermill("sweep.ipynb", "out.ipynb", "-p", "lr", "0.05", *TINY, cwd=NB,
+                         env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert set(NB.iterdir()) - before == {NB / "out.ipynb"}
+        nb = json.loads((NB / "out.ipynb").read_text())
+    finally:
+        (NB / "out.ipynb").unlink(missing_ok=True)
     (summary,) = payloads(nb, "summary")
-    assert [r["label"] for r in summary["runs"]] == ["kernel_size=3", "kernel_size=5"]
-    assert payloads(nb, "verdict")[0]["verdict"] in ("holds", "mixed", "does not hold")
-    assert images(nb) >= 3
-    histories = sorted(store.glob("*/history.json"))
-    mtimes = [p.stat().st_mtime_ns for p in histories]
-    run("sweep", tmp_path / "again.ipynb", sweep="kernel_size", values=[3, 5], claim=1,
-        runs_dir=str(store), **TINY)
-    assert [p.stat().st_mtime_ns for p in histories] == mtimes  # nothing retrained
+    assert summary["runs"][0]["label"] == "CNN k=3 C=4" and summary["runs"][0]["n"] == 1
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = papermill(str(NB / "sweep.ipynb"), "out.ipynb", "-p", "lr", "0.05", *TINY,
+                     cwd=elsewhere, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["out.ipynb"]
+    again = json.loads((elsewhere / "out.ipynb").read_text())
+    assert payloads(again, "summary") == [summary]  # the same run, read from the store
 
 
-def test_cli_p_works_with_each_parameter_type(env, tmp_path):
+def test_seeds_and_each_parameter_type(env, tmp_path):
     out = tmp_path / "out.ipynb"
-    cmd = [sys.executable, "-m", "papermill", str(NB / "sweep.ipynb"), str(out),
-           "-k", "npcnn", "--cwd", str(ROOT), "--no-progress-bar",
-           "-p", "epochs", "1", "-p", "subset", "500",  # int
-           "-p", "lr", "0.02",  # float
-           "-p", "title", "typed parameters",  # str
-           "-p", "show_iter_loss", "True",  # bool
-           "-p", "runs_dir", str(tmp_path / "runs"),
-           "-y", "{sweep: momentum, values: [0.5, 0.9], extra: [{schedule: constant}]}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = papermill(str(NB / "sweep.ipynb"), str(out), *TINY,
+                     "-p", "lr", "0.02",  # float
+                     "-p", "title", "typed parameters",  # str
+                     "-p", "show_iter_loss", "True",  # bool
+                     "-y", "{sweep: momentum, values: [0.5, 0.9], seeds: [0, 1],"
+                     " extra: [{schedule: constant}], claim: 4}", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     nb = json.loads(out.read_text())
     (summary,) = payloads(nb, "summary")
     assert [r["label"] for r in summary["runs"]] == ["momentum=0.5", "momentum=0.9",
                                                       "schedule=constant"]
+    row = summary["runs"][0]
+    assert row["seeds"] == [0, 1] and row["n"] == 2
+    assert row["per_seed"][0]["final_acc"] != row["per_seed"][1]["final_acc"]
     html = "".join("".join(o["data"].get("text/html", "")) for c in nb["cells"]
                    for o in c.get("outputs", []) if "data" in o)
     assert "typed parameters" in html and "lr=0.02" in html
+    (verdict,) = payloads(nb, "verdict")
+    assert verdict["claim"] == 4 and verdict["n"] == 2 and len(verdict["checks"]) == 3
+    assert images(nb) >= 4  # accuracy, loss, lr, per-iteration loss
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"lrr": 0.1}, "unknown parameter(s) 'lrr'"),
-    ({"lr": "fast"}, "lr must be a number, got 'fast'"),
-    ({"values": 3, "sweep": "lr"}, "parameter values must be list"),
+@pytest.mark.parametrize("args, message", [
+    (["-p", "lrr", "0.1"], "unknown parameter(s) 'lrr'"),
+    (["-p", "lr", "fast"], "lr must be a number, got 'fast'"),
+    (["-y", "{values: 3, sweep: lr}"], "parameter values must be list"),
+    (["-y", "{seeds: [1, 1]}"], "seeds must be distinct"),
 ])
-def test_a_bad_parameter_fails_in_the_first_cell(env, tmp_path, params, message):
-    with pytest.raises(pm.PapermillExecutionError) as e:
-        run("sweep", tmp_path / "bad.ipynb", runs_dir=str(tmp_path / "runs"), **params)
-    assert "ConfigError" in str(e.value) and message in str(e.value)
-    # The failing cell is the first one after the parameters (and papermill's injected one).
-    assert e.value.source.startswith("cfg, opts = sweeps.read_params(globals())")
+def test_a_bad_parameter_fails_in_the_first_cell(env, tmp_path, args, message):
+    proc = papermill(str(NB / "sweep.ipynb"), str(tmp_path / "bad.ipynb"), *args,
+                     cwd=tmp_path, env=env)
+    assert proc.returncode != 0
+    assert "ConfigError" in proc.stderr and message in proc.stderr
     assert not (tmp_path / "runs").exists()  # failed before any training
 
 
 def test_cnn_vs_mlp_notebook(env, tmp_path):
-    nb = run("cnn_vs_mlp", tmp_path / "out.ipynb", runs_dir=str(tmp_path / "runs"), **TINY)
+    out = tmp_path / "out.ipynb"
+    proc = papermill(str(NB / "cnn_vs_mlp.ipynb"), str(out), *TINY, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    nb = json.loads(out.read_text())
     (summary,) = payloads(nb, "summary")
     assert [r["label"] for r in summary["runs"]] == ["CNN k=3 C=4", "MLP 784-100-10",
                                                       "MLP 784-100-50-10"]
@@ -122,15 +160,23 @@ def test_cnn_vs_mlp_notebook(env, tmp_path):
 
 
 def test_feature_maps_notebook(env, tmp_path):
-    nb = run("feature_maps", tmp_path / "out.ipynb", runs_dir=str(tmp_path / "runs"),
-             channels=4, digits=3, n_wrong=4, **TINY)
+    out = tmp_path / "out.ipynb"
+    proc = papermill(str(NB / "feature_maps.ipynb"), str(out), *TINY, "-p", "channels", "4",
+                     "-p", "digits", "3", "-p", "n_wrong", "4", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    nb = json.loads(out.read_text())
     assert images(nb) == 5  # maps, filters, second maps, confusion, misclassified
-    assert payloads(nb, "verdict")[0]["claim"] == 8
+    (verdict,) = payloads(nb, "verdict")
+    assert verdict["claim"] == 8 and verdict["n"] == 1
 
 
 def test_speed_notebook(env, tmp_path):
-    nb = run("speed", tmp_path / "out.ipynb", channel_counts=[4], batch_sizes=[100],
-             naive_batch=1, use_torch=False, runs_dir=str(tmp_path / "runs"))
+    out = tmp_path / "out.ipynb"
+    proc = papermill(str(NB / "speed.ipynb"), str(out), "-y",
+                     "{channel_counts: [4], batch_sizes: [100], naive_batch: 1, "
+                     "use_torch: false}", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    nb = json.loads(out.read_text())
     assert images(nb) == 4  # im2col, per-layer bars, epoch vs channels, vs batch size
     (speed,) = payloads(nb, "speed")
     assert speed["seconds_per_epoch"] > 0

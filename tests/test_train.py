@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import time
@@ -11,12 +10,11 @@ import warnings
 import numpy as np
 import pytest
 
+import npcnn.trainer as T
+from npcnn.checkpoint import CHECKPOINT, HISTORY
 from npcnn.config import TrainConfig
 from npcnn.losses import get_loss
 from npcnn.models import build_model
-
-# The module, not the function ``npcnn.train`` (which the package exports under that name).
-T = importlib.import_module("npcnn.train")
 
 # A small CNN on the 300 synthetic training images of ``tiny_data``: 6 batches an epoch.
 # The plateau window of 2 with a huge threshold cuts the lr from epoch 3 on, and the
@@ -37,7 +35,7 @@ def without_seconds(epochs):
 
 def read_history(run_dir):
     # Strict JSON: NaN / Infinity would be rejected here.
-    return json.loads((run_dir / T.HISTORY).read_text(), parse_constant=_no_constant)
+    return json.loads((run_dir / HISTORY).read_text(), parse_constant=_no_constant)
 
 
 def _no_constant(name):
@@ -103,7 +101,7 @@ def test_records_and_history_schema(tiny_data, tmp_path):
     assert h["final_test_acc"] == result.epochs[-1]["test_acc"] == result.final_test_acc
     assert h["best_test_acc"] == max(e["test_acc"] for e in result.epochs)
     # Only the two outputs remain: every temp file was renamed into place.
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [T.CHECKPOINT, T.HISTORY]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [CHECKPOINT, HISTORY]
 
 
 def test_learns_the_synthetic_digits(tiny_data):
@@ -202,12 +200,12 @@ def test_completed_run_is_returned_without_training(tiny_data, tmp_path, monkeyp
 
 def test_other_config_in_the_directory_is_refused(tiny_data, tmp_path):
     T.train(SMALL.replace(epochs=1), out_dir=tmp_path, progress=False, data=tiny_data)
-    before = (tmp_path / T.HISTORY).read_text()
+    before = (tmp_path / HISTORY).read_text()
     with pytest.raises(T.RunDirError, match="another configuration") as info:
         T.train(SMALL.replace(epochs=1, lr=0.02), out_dir=tmp_path, progress=False,
                 data=tiny_data)
     assert str(tmp_path) in str(info.value)
-    assert (tmp_path / T.HISTORY).read_text() == before
+    assert (tmp_path / HISTORY).read_text() == before
 
 
 @pytest.mark.parametrize("status", ["interrupted", "completed"])
@@ -221,7 +219,7 @@ def test_corrupt_checkpoint_warns_and_starts_fresh(tiny_data, tmp_path, monkeypa
     else:
         T.train(cfg, out_dir=tmp_path, progress=False, data=tiny_data)
     assert read_history(tmp_path)["status"] == status
-    (tmp_path / T.CHECKPOINT).write_bytes(b"not a zip file")
+    (tmp_path / CHECKPOINT).write_bytes(b"not a zip file")
 
     with pytest.warns(T.CheckpointWarning, match="checkpoint") as record:
         result = T.train(cfg, out_dir=tmp_path, progress=False, data=tiny_data)

@@ -1,4 +1,4 @@
-"""``python -m npcnn``: see ``npcnn.cli``. Importing npcnn sets the BLAS threads first."""
+"""``python -m npcnn``: the same as the ``npcnn`` command (``npcnn.cli``)."""
 
 from npcnn.cli import main
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 
-BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+from npcnn.environment import machine, torch_available
+from npcnn.threads import BLAS_VARS
 
 
 # -- child-side measurements ---------------------------------------------------------
@@ -39,7 +39,7 @@ def _load():
 
 def _npcnn_epochs(channels: int, epochs: int, threads: int) -> dict:
     from npcnn.config import TrainConfig
-    from npcnn.train import evaluate, train
+    from npcnn.trainer import evaluate, train
 
     data = _load()
     cfg = TrainConfig(channels=channels, epochs=epochs, schedule="constant", threads=threads)
@@ -218,12 +218,6 @@ def run_job(kind: str, blas_threads: int = 1, **job) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def torch_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("torch") is not None
-
-
 def epoch_table(channels=(4, 16), epochs: int = 3, threads=(1,), use_torch=True,
                 log=print) -> list[dict]:
     """Median seconds per epoch (train + eval of 15k images) and 10k-image evaluation."""
@@ -253,16 +247,6 @@ def layer_table(channels: int = 4, batch: int = 100, naive_batch: int = 4,
                 threads: int = 1) -> list[dict]:
     return run_job("layers", channels=channels, batch=batch, naive_batch=naive_batch,
                    threads=threads)["rows"]
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def format_epoch_table(rows: list[dict]) -> str:

@@ -1,4 +1,5 @@
-"""Command line: ``python -m npcnn train [flags]`` and ``python -m npcnn bench [args]``.
+"""Command line: ``npcnn train [flags]``, ``npcnn bench [args]``, ``npcnn report [args]``
+(also as ``python -m npcnn ...``).
 
 The ``train`` flags are generated from ``TrainConfig``'s fields (``--kernel-size`` for
 ``kernel_size``; help text = the field's comment in config.py), so they map 1:1 onto the
@@ -22,6 +23,7 @@ import warnings
 from typing import Any, NoReturn
 
 from npcnn.config import ConfigError, TrainConfig
+from npcnn.text import one_line
 
 PROG = "npcnn"
 # Fields whose comment in config.py does not say what they are.
@@ -34,10 +36,6 @@ _HELP_FALLBACK = {
 def flag(field_name: str) -> str:
     """``kernel_size`` -> ``--kernel-size``."""
     return "--" + field_name.replace("_", "-")
-
-
-def one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A from-scratch NumPy CNN on MNIST.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{train,bench}", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="{train,bench,report}", required=True)
     train = sub.add_parser(
         "train",
         help="train a network (resumes an unfinished run in --out)",
@@ -115,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "being $NPCNN_RUNS or runs/)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser("bench", add_help=False,
-                   help="time epochs and layers (python -m npcnn bench --help)")
+                   help="time epochs and layers, npcnn beside PyTorch (npcnn bench --help)")
+    sub.add_parser("report", add_help=False,
+                   help="run every study and render the HTML report (npcnn report --help)")
     return parser
 
 
@@ -167,13 +167,14 @@ def cmd_train(ns: argparse.Namespace) -> int:
     except ConfigError as err:
         return _fail(str(err))
 
+    from npcnn.checkpoint import HISTORY
     from npcnn.data import DataError
-    from npcnn.train import RunDirError, TrainingInterrupted, train
+    from npcnn.trainer import RunDirError, TrainingInterrupted, train
 
     if ns.out is not None:
         out = ns.out
     else:
-        from npcnn.runs import run_dir
+        from npcnn.store import run_dir
 
         out = str(run_dir(config))
     try:
@@ -189,7 +190,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
         print(f"{PROG}: interrupted after epoch {done}; run the same command again to resume",
               file=sys.stderr)
         return 130
-    history = os.path.join(out, "history.json")
+    history = os.path.join(out, HISTORY)
     if result.status == "diverged":
         return _fail(
             f"the run diverged at epoch {len(result.epochs) + 1} (the loss became NaN or "
@@ -213,20 +214,25 @@ def _summary(result: Any, history: str) -> str:
 
 
 def cmd_bench(argv: list[str]) -> int:
-    import importlib
+    from npcnn import bench  # only when asked for: it may pull in optional dependencies
 
-    # Imported only when asked for: it may pull in optional dependencies.
-    bench = importlib.import_module("npcnn.bench")
-    code = bench.main(argv)
-    return int(code or 0)
+    return int(bench.main(argv) or 0)
+
+
+def cmd_report(argv: list[str]) -> int:
+    from npcnn.report import main as report_main
+
+    return int(report_main(argv) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (never raises SystemExit)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    # bench parses its own arguments, --help included.
+    # bench and report parse their own arguments, --help included.
     if argv[:1] == ["bench"]:
         return cmd_bench(argv[1:])
+    if argv[:1] == ["report"]:
+        return cmd_report(argv[1:])
     try:
         ns = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed

@@ -12,8 +12,9 @@ workers of one thread each (one training per process; their nanny sets
 and point a sweep at it: ``make report SCHEDULER=tcp://<host>:8786``, or
 ``NPCNN_SCHEDULER=tcp://<host>:8786``, or the notebooks' ``scheduler`` parameter.
 
-How a run travels. The submitting process takes the run's lock in the local run store
-(``npcnn.runs``: no other process trains it meanwhile; one that already does is waited
+How a run travels. Every run (a point under one seed) is one task. The submitting
+process takes the run's lock in the local run store (``npcnn.store``: no other process
+trains it meanwhile; one that already does is waited
 for, and its result reused). It puts the run's intact local files (history and
 checkpoint, if a killed run left them) into a Dask ``Variable`` on the scheduler, the
 run's *channel*, and submits one task. The task trains in a temp directory of the
@@ -36,14 +37,13 @@ already running on workers then finish on their own; their results are dropped.)
 
 Results equal a local run of the same configuration bit for bit as long as workers
 and the submitting machine use the same NumPy and BLAS (the numbers depend only on the
-config and its seed, see ``npcnn.train``).
+config and its seed, see ``npcnn.trainer``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import tempfile
 import threading
 import time
@@ -52,19 +52,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from npcnn import runs
+from filelock import Timeout
+
+from npcnn import checkpoint, store, threads
 from npcnn.config import TrainConfig
-from npcnn.lock import run_lock
-from npcnn.safeio import CorruptFile, loads_checked
+from npcnn.safeio import CorruptFile
+from npcnn.sweep.plan import estimate_seconds
+from npcnn.sweep.progress import Progress, Tracker
+from npcnn.text import one_line
 
 RETRIES = 2  # resubmissions of a failed task (each one resumes from the channel)
 PUBLISH_EVERY = 0.5  # seconds between a worker's looks for a newer checkpoint
 CONNECT_TIMEOUT = 20  # seconds to reach the scheduler
 LOCK_POLL = 1.0  # seconds between tries of a run's lock held by another process
 EPOCHS = "-epochs"  # suffix of the channel's small Variable: the epochs it holds
-# Fault injection for the tests: "N:<marker file>" makes a worker process exit right
-# after publishing a checkpoint of N or more epochs, once (while the marker is absent).
-FAULT_ENV = "NPCNN_FAULT_EXIT_AFTER_EPOCH"
 
 log = logging.getLogger("npcnn.cluster")
 
@@ -107,13 +108,14 @@ def train_many(configs: Sequence[TrainConfig], scheduler: str, root: Any = None,
     Parameters
     ----------
     configs
-        The runs to train (``runs.to_train``): submitted longest first.
+        The runs to train (``store.to_train``), one per point and seed: submitted
+        longest first.
     scheduler
         The scheduler's address, e.g. "tcp://10.0.0.5:8786".
     root
-        The local run store root (None: ``runs.default_root()``).
+        The local run store root (None: ``npcnn.paths.runs_root()``).
     progress
-        Called with a ``sweep.Progress`` every ``poll`` seconds and when a run ends.
+        Called with a ``Progress`` every ``poll`` seconds and when a run ends.
     labels
         ``{config key: label}`` for progress lines and messages.
     retries
@@ -130,7 +132,7 @@ def train_many(configs: Sequence[TrainConfig], scheduler: str, root: Any = None,
     own = client is None
     client = connect(scheduler) if own else client
     try:
-        return _Sweep(client, configs, runs.root_of(root), labels or {}, retries).run(
+        return _Sweep(client, configs, store.root_of(root), labels or {}, retries).run(
             progress, poll)
     finally:
         if own:
@@ -142,13 +144,11 @@ class _Sweep:
 
     def __init__(self, client: Any, configs: Sequence[TrainConfig], root: Path,
                  labels: dict[str, str], retries: int) -> None:
-        from npcnn.sweep import Tracker, estimate_seconds
-
         self.client, self.root, self.retries = client, root, retries
         order = sorted(configs, key=estimate_seconds, reverse=True)
         self.configs = {c.key(): c for c in order}
         self.tracker = Tracker(order, root, labels)
-        self.locks = {k: run_lock(runs.run_dir(c, root)) for k, c in self.configs.items()}
+        self.locks = {k: store.run_lock(c, root) for k, c in self.configs.items()}
         self.waiting = list(self.configs)  # runs whose lock this sweep does not hold yet
         self.futures: dict[Any, str] = {}  # task future -> run key
         self.tasks: dict[str, str] = {}  # task key -> run key
@@ -158,7 +158,7 @@ class _Sweep:
         session = uuid.uuid4().hex[:8]
         self.channels = {k: f"npcnn-{k}-{session}" for k in self.configs}
 
-    def run(self, progress: Callable[[Any], None] | None, poll: float) -> dict[str, str]:
+    def run(self, progress: Callable[[Progress], None] | None, poll: float) -> dict[str, str]:
         try:
             while self.waiting or self.futures:
                 ended = self._claim()
@@ -180,7 +180,8 @@ class _Sweep:
             raise
         finally:
             for lock in self.locks.values():
-                lock.release()
+                if lock.is_locked:
+                    lock.release()
             self._drop_channels()
         return self.errors
 
@@ -191,17 +192,19 @@ class _Sweep:
         process that held the lock finished them. Returns the labels of those."""
         finished = []
         for key in list(self.waiting):
-            if not self.locks[key].acquire(blocking=False):
+            try:
+                self.locks[key].acquire(blocking=False)
+            except Timeout:
                 continue  # another process trains this run: try again later
             self.waiting.remove(key)
             c = self.configs[key]
-            if runs.is_answered(c, self.root):
+            if store.is_answered(c, self.root):
                 self.locks[key].release()
                 self.tracker.state[key] = "done"
                 finished.append(self.tracker.label(key))
                 continue
-            runs.register(c, self.root)
-            self.local_epochs[key] = runs.repair(c, self.root)
+            store.register(c, self.root)
+            self.local_epochs[key] = store.repair(c, self.root)
             self._open_channel(key)
             self._submit(key)
         return finished
@@ -209,7 +212,7 @@ class _Sweep:
     def _open_channel(self, key: str) -> None:
         from distributed import Variable
 
-        files = runs.read_files(self.configs[key], self.root)
+        files = store.read_files(self.configs[key], self.root)
         name = self.channels[key]
         Variable(name, client=self.client).set(
             {"epochs": self.local_epochs[key], "files": files})
@@ -232,13 +235,13 @@ class _Sweep:
         c, label = self.configs[key], self.tracker.label(key)
         try:
             out = fut.result()
-            runs.write_files(c, out["files"], self.root)
-            history = runs.read_history(c, self.root, derive=False) or {}
-            if history.get("status") not in runs.FINISHED:
+            store.write_files(c, out["files"], self.root)
+            history = store.read_history(c, self.root, derive=False) or {}
+            if history.get("status") not in store.FINISHED:
                 raise RuntimeError(f"the worker returned a run with status "
                                    f"{history.get('status')!r}")
         except Exception as err:  # a failed run must not stop the sweep
-            message = f"{type(err).__name__}: {_one_line(err)}"
+            message = f"{type(err).__name__}: {one_line(err)}"
             n = self.attempts[key]
             if n <= self.retries:
                 self._pull_one(key)
@@ -268,7 +271,7 @@ class _Sweep:
                 return  # nothing new: leave the files on the scheduler
             msg = Variable(name, client=self.client).get(timeout=10)
             if msg["epochs"] > self.local_epochs[key]:
-                runs.write_files(self.configs[key], msg["files"], self.root)
+                store.write_files(self.configs[key], msg["files"], self.root)
                 self.local_epochs[key] = msg["epochs"]
         except CorruptFile as err:  # damaged in transit: the next one will do
             log.warning(f"run {self.tracker.label(key)}: ignoring a checkpoint that "
@@ -318,23 +321,26 @@ def _remote_train(config: dict[str, Any], channel: str) -> dict[str, Any]:
     cfg = TrainConfig.from_dict(config)
     if cfg.data_dir and not Path(cfg.data_dir).is_dir():
         # A path on the submitting machine: this worker reads MNIST from its own
-        # $NPCNN_DATA or ./data/mnist (or downloads it). data_dir is not in the key.
+        # npcnn.paths.data_dir() (or downloads it). data_dir is not in the key.
         cfg = cfg.replace(data_dir="")
+    # One core per task: a worker's thread is a slot of the cluster. (The batch split
+    # does not change the numbers, so this run equals a local one.)
+    cfg = cfg.replace(threads=1)
     client = get_client()
     var, count = Variable(channel, client=client), Variable(channel + EPOCHS, client=client)
     seed = var.get(timeout=60)
-    with tempfile.TemporaryDirectory(prefix="npcnn-run-") as tmp, _one_blas_thread():
-        d = runs.run_dir(cfg, tmp)
+    with tempfile.TemporaryDirectory(prefix="npcnn-run-") as tmp, threads.blas_limit(1):
+        d = store.run_dir(cfg, tmp)
         d.mkdir(parents=True)
         for name, blob in seed["files"].items():
             (d / name).write_bytes(blob)  # a private temp dir: no reader to protect
         publisher = _Publisher(d, var, count, seed["epochs"])
         publisher.start()
         try:
-            runs.ensure(cfg, tmp)
+            store.ensure(cfg, tmp)
         finally:
             publisher.stop()
-        return {"files": runs.read_files(cfg, tmp), "worker": get_worker().address}
+        return {"files": store.read_files(cfg, tmp), "worker": get_worker().address}
 
 
 class _Publisher(threading.Thread):
@@ -358,61 +364,31 @@ class _Publisher(threading.Thread):
         self.join(timeout=30)
 
     def publish(self) -> None:
-        from npcnn.train import _load_checkpoint
-
         try:
-            st = (self.dir / runs.CHECKPOINT).stat()
+            st = (self.dir / checkpoint.CHECKPOINT).stat()
         except OSError:
             return
         if (st.st_ino, st.st_size, st.st_mtime_ns) == self.seen:
             return  # unchanged: do not spend the task's thread re-reading it
         self.seen = (st.st_ino, st.st_size, st.st_mtime_ns)
         files = {}
-        # History first: train writes the checkpoint first, so this checkpoint is at
+        # History first: training writes the checkpoint first, so this checkpoint is at
         # least as new as this history.
         with contextlib.suppress(OSError, ValueError):
-            blob = (self.dir / runs.HISTORY).read_bytes()
-            loads_checked(blob)
-            files[runs.HISTORY] = blob
+            blob = (self.dir / checkpoint.HISTORY).read_bytes()
+            checkpoint.check_history(blob)
+            files[checkpoint.HISTORY] = blob
         try:
-            blob = (self.dir / runs.CHECKPOINT).read_bytes()
-            epochs = len(_load_checkpoint(blob)["epochs"])
+            blob = (self.dir / checkpoint.CHECKPOINT).read_bytes()
+            epochs = checkpoint.checkpoint_epochs(blob)
         except (OSError, ValueError):
             return
         if epochs <= self.epochs:
             return
-        files[runs.CHECKPOINT] = blob
+        files[checkpoint.CHECKPOINT] = blob
         self.var.set({"epochs": epochs, "files": files})
         self.count.set(epochs)  # after the files: a reader of the count finds them
         self.epochs = epochs
-        _inject_fault(epochs)
-
-
-def _inject_fault(epochs: int) -> None:
-    spec = os.environ.get(FAULT_ENV, "")
-    if not spec:
-        return
-    n, marker = spec.split(":", 1)
-    if epochs >= int(n) and not os.path.exists(marker):
-        Path(marker).touch()
-        os._exit(75)  # the worker process dies as if killed: no cleanup, no reply
-
-
-@contextlib.contextmanager
-def _one_blas_thread() -> Any:
-    """One BLAS thread for the task, also on workers started without Dask's default
-    thread variables (threadpoolctl, when installed, can change it after NumPy loaded)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(1):
-        yield
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
 
 
 __all__ = ["train_many", "connect", "ClusterError", "RETRIES", "PUBLISH_EVERY"]

@@ -22,13 +22,19 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DataError", "MIRRORS", "MNIST_FILES", "load_mnist", "read_idx", "split"]
+from npcnn import paths
+
+__all__ = ["DataError", "MIRRORS", "MNIST_FILES", "VAL_SIZE", "N_TRAIN", "load_mnist",
+           "check_mnist", "read_idx", "split", "test_set", "train_images"]
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
 TRAIN_LABELS = "train-labels-idx1-ubyte"
 TEST_IMAGES = "t10k-images-idx3-ubyte"
 TEST_LABELS = "t10k-labels-idx1-ubyte"
 MNIST_FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+VAL_SIZE = 5000  # the last training images, held out: they drive the lr schedule
+# Images a full epoch trains on: MNIST's 60,000 minus the validation hold-out.
+N_TRAIN = 60_000 - VAL_SIZE
 
 # Mirrors serve "<name>.gz"; tried in order, the next one on any failure.
 MIRRORS = (
@@ -44,7 +50,6 @@ _SHA256 = {
     TEST_LABELS: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
 _TIMEOUT = 30.0  # seconds per socket operation, so an unreachable mirror fails fast
-_DEFAULT_DIR = Path("data") / "mnist"  # relative to the current directory at call time
 _IMAGE_MAGIC = 0x00000803
 _LABEL_MAGIC = 0x00000801
 _SIDE = 28
@@ -215,10 +220,9 @@ def _resolve(data_dir: str | os.PathLike | None) -> list[Path]:
     """The four file paths to load, following the documented resolution order."""
     if data_dir is not None and os.fspath(data_dir) != "":
         return _files_in(Path(data_dir).expanduser(), "data directory")
-    env = os.environ.get("NPCNN_DATA", "")
-    if env:
-        return _files_in(Path(env).expanduser(), "data directory (from $NPCNN_DATA)")
-    directory = _DEFAULT_DIR
+    if paths.data_from_env():
+        return _files_in(paths.data_dir(), "data directory (from $NPCNN_DATA)")
+    directory = paths.data_dir()
     if directory.exists() and not directory.is_dir():
         raise DataError(f"{directory} exists but is not a directory; remove it or {_FIX}.")
     missing = _find_files(directory)[1] if directory.is_dir() else list(MNIST_FILES)
@@ -277,7 +281,8 @@ def load_mnist(
     ----------
     data_dir
         Directory holding the four files (raw or ``.gz``); used as is, never downloaded
-        into. ``None`` or ``""``: ``$NPCNN_DATA`` if set (same rules), else ``./data/mnist``,
+        into. ``None`` or ``""``: ``$NPCNN_DATA`` if set (same rules), else the
+        checkout's ``data/mnist`` or the user cache (``npcnn.paths.data_dir``),
         downloading whatever files it lacks from ``MIRRORS``.
 
     Returns
@@ -305,8 +310,30 @@ def load_mnist(
     return arrays
 
 
+def check_mnist(data_dir: str | os.PathLike | None = None) -> Path:
+    """Find, download if needed, and parse the MNIST files once; their directory.
+
+    What a command that needs MNIST calls before starting work, so that a missing,
+    empty or corrupt directory stops it with ``DataError``'s one sentence.
+    """
+    paths_ = _resolve(data_dir)
+    load_mnist(data_dir)
+    return paths_[0].parent
+
+
+def test_set(data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The MNIST test images ``(N, 1, 28, 28)`` and labels ``(N,)`` (see ``load_mnist``)."""
+    _, _, x, y = load_mnist(data_dir or None)
+    return x, y
+
+
+def train_images(subset: int = 0) -> int:
+    """Images one epoch trains on: ``subset``, or all ``N_TRAIN`` when it is 0."""
+    return subset or N_TRAIN
+
+
 def split(
-    x_train: np.ndarray, y_train: np.ndarray, subset: int = 0, val_size: int = 5000
+    x_train: np.ndarray, y_train: np.ndarray, subset: int = 0, val_size: int = VAL_SIZE
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hold out the LAST ``val_size`` training images as validation.
 

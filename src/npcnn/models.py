@@ -97,19 +97,24 @@ class Sequential:
 
 
 class DataParallel:
-    """Splits every batch across ``threads`` replicas run on Python threads.
+    """Splits every batch into ``chunks`` parts, each computed by its own replica, on
+    ``threads`` Python threads (1: the parts one after another on the calling thread).
 
-    NumPy releases the GIL inside its kernels, so on a 2-core machine two half batches
-    run at once; for this network's thin matmuls that beats giving OpenBLAS two threads
+    NumPy releases the GIL inside its kernels, so on two cores two half batches run at
+    once; for this network's thin matmuls that beats giving OpenBLAS two threads
     (measured). The replicas share ``params``; their gradients are summed into
     ``grads``, which is exact because each loss gradient is already divided by the full
-    batch size. Same interface as ``Sequential``.
+    batch size. The split fixes the order of every float sum, the thread count does not:
+    a run's numbers are the same with 1 or ``chunks`` threads. Same interface as
+    ``Sequential``.
     """
 
-    def __init__(self, model: Sequential, threads: int = 2) -> None:
+    def __init__(self, model: Sequential, chunks: int = 2, threads: int | None = None) -> None:
         self.model = model
-        self.replicas = [model] + [model.replica() for _ in range(threads - 1)]
-        self._pool = ThreadPoolExecutor(max_workers=max(1, threads - 1))
+        self.replicas = [model] + [model.replica() for _ in range(chunks - 1)]
+        self.threads = max(1, min(chunks, chunks if threads is None else threads))
+        self._pool = (ThreadPoolExecutor(max_workers=self.threads - 1)
+                      if self.threads > 1 else None)
 
     # the model's own attributes, so trainers and checkpoints need not know the wrapper
     params = property(lambda self: self.model.params)
@@ -123,10 +128,13 @@ class DataParallel:
         return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
     def _run(self, fn, args: list) -> list:
-        """fn(replica, arg) for each pair; the calling thread does the first itself."""
-        futures = [self._pool.submit(fn, r, a)
-                   for r, a in zip(self.replicas[1:], args[1:], strict=False)]
-        first = fn(self.replicas[0], args[0])
+        """fn(replica, arg) for each pair, in replica order; with several threads the
+        calling thread does the first itself while the pool does the others."""
+        pairs = list(zip(self.replicas, args, strict=False))
+        if self._pool is None:
+            return [fn(r, a) for r, a in pairs]
+        futures = [self._pool.submit(fn, r, a) for r, a in pairs[1:]]
+        first = fn(*pairs[0])
         return [first] + [f.result() for f in futures]
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
@@ -150,7 +158,7 @@ class DataParallel:
         self.model.load_state_dict(state)
 
     def __repr__(self) -> str:
-        return f"DataParallel({self.model!r}, threads={len(self.replicas)})"
+        return f"DataParallel({self.model!r}, chunks={len(self.replicas)}, threads={self.threads})"
 
 
 def seed_cnn(kernel_size: int = 3, channels: int = 4, init_std: float = 1.0,
@@ -194,16 +202,19 @@ def mlp(hidden: tuple[int, ...] = (100, 50), init_std: float = 0.01, seed: int =
     return Sequential(layers, dtype=dtype)
 
 
-def build_model(config) -> Sequential | DataParallel:
+def build_model(config, threads: int = 1) -> Sequential | DataParallel:
     """The model a ``TrainConfig`` names, initialised from ``config.seed``; wrapped in
-    ``DataParallel`` when ``config.threads > 1``."""
+    ``DataParallel`` when its network splits batches (``npcnn.threads.batch_chunks``),
+    run on ``threads`` threads (the trainer passes ``npcnn.threads.resolve(config)``)."""
+    from npcnn.threads import batch_chunks
+
     if config.model == "cnn":
         model = seed_cnn(config.kernel_size, config.channels, config.init_std,
                          config.linear_init_std, seed=config.seed)
     else:
         model = mlp(tuple(config.hidden), init_std=config.init_std, seed=config.seed)
-    threads = getattr(config, "threads", 1)
-    return DataParallel(model, threads) if threads > 1 else model
+    chunks = batch_chunks(config)
+    return DataParallel(model, chunks, threads) if chunks > 1 else model
 
 
 def count_params(model: Sequential | DataParallel) -> int:

@@ -7,7 +7,7 @@
   of the rest of the object, so a truncated or altered ``history.json`` is detected
   rather than half read.
 * ``arrays_digest``: the digest ``checkpoint.npz`` stores under ``"sha256"`` (see
-  ``npcnn.train``).
+  ``npcnn.checkpoint``).
 
 Every damaged file raises ``CorruptFile`` (a ``ValueError``) with a message of one line.
 """
@@ -25,6 +25,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from npcnn.text import one_line
+
 DIGEST_KEY = "sha256"
 
 
@@ -38,11 +40,14 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any] | by
     Written to a temp file beside ``path``, fsynced and renamed over it (``os.replace``
     is atomic within a file system); the directory is fsynced too so the rename itself
     survives a crash. A failure or kill mid-write leaves the previous file intact and at
-    worst a ``.<name>.*.tmp`` file, which ``remove_temp_files`` cleans up.
+    worst a ``.<name>.*.tmp`` file, which ``remove_temp_files`` cleans up. The file gets
+    the mode a plain ``open`` would give it (0666 less the umask): the temp file's
+    private 0600 must not survive the rename, or a web server could not serve a report.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             if isinstance(write, (bytes, bytearray)):
                 f.write(write)
@@ -56,6 +61,21 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any] | by
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (changing it
+    for a moment, as the portable way does, races with other threads creating files)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -105,7 +125,7 @@ def loads_checked(data: bytes | str, name: str = "file") -> dict[str, Any]:
     try:
         obj = json.loads(data)
     except ValueError as err:  # UnicodeDecodeError is a ValueError too
-        raise CorruptFile(f"{name} is not valid JSON, probably truncated ({_short(err)})") \
+        raise CorruptFile(f"{name} is not valid JSON, probably truncated ({one_line(err)})") \
             from None
     if not isinstance(obj, dict):
         raise CorruptFile(f"{name} does not hold a JSON object")
@@ -131,10 +151,6 @@ def arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
         h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode())
         h.update(a.tobytes())
     return h.hexdigest()
-
-
-def _short(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
 
 
 __all__ = ["CorruptFile", "atomic_write", "remove_temp_files", "dumps_checked",

@@ -32,6 +32,9 @@ class ConstantLR:
         _check_epoch(epoch)
         return self.lr0
 
+    def describe(self) -> str:
+        return f"The learning rate stays at {self.lr0:g}."
+
 
 @dataclass(frozen=True)
 class StepLR:
@@ -44,6 +47,10 @@ class StepLR:
     def lr_at(self, epoch: int, val_losses: Sequence[float] = ()) -> float:
         _check_epoch(epoch)
         return self.lr0 * self.gamma ** ((epoch - 1) // self.step_size)
+
+    def describe(self) -> str:
+        return (f"The learning rate starts at {self.lr0:g} and is multiplied by "
+                f"{self.gamma:g} every {self.step_size} epochs.")
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,13 @@ class PlateauLR:
                 recent.clear()
         return lr
 
+    def describe(self) -> str:
+        return (f"The plateau rule (the seed's): the learning rate starts at {self.lr0:g} "
+                f"and is multiplied by {self.factor:g} when the newest validation loss is "
+                f"within {self.threshold:g} of the mean of the last {self.window} (the "
+                f"newest included); the list then starts afresh, so two cuts are at least "
+                f"{self.window} epochs apart.")
+
 
 @dataclass(frozen=True)
 class MomentumSchedule:
@@ -99,6 +113,12 @@ class MomentumSchedule:
         if self.until and epoch > self.until:
             return self.late
         return self.momentum
+
+    def describe(self) -> str:
+        if not self.until:
+            return f"Momentum is {self.momentum:g} throughout."
+        return (f"Momentum is {self.momentum:g} for the first {self.until} epochs and "
+                f"{self.late:g} after.")
 
 
 LRSchedule = ConstantLR | StepLR | PlateauLR
@@ -121,6 +141,11 @@ def make_momentum_schedule(config: TrainConfig) -> MomentumSchedule:
     return MomentumSchedule(config.momentum, config.momentum_until, config.late_momentum)
 
 
+def describe(config: TrainConfig) -> str:
+    """The schedules of ``config`` in words, with its numbers (for a page's text)."""
+    return f"{make_lr_schedule(config).describe()} {make_momentum_schedule(config).describe()}"
+
+
 __all__ = [
     "ConstantLR",
     "StepLR",
@@ -129,4 +154,5 @@ __all__ = [
     "LRSchedule",
     "make_lr_schedule",
     "make_momentum_schedule",
+    "describe",
 ]

@@ -21,21 +21,21 @@ import concurrent.futures as cf
 import hashlib
 import json
 import multiprocessing
-import platform
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from npcnn import bench, runs
-from npcnn.claims import SEED
+from npcnn import bench, environment, store
+from npcnn.claims.seed import SEED
 from npcnn.safeio import atomic_write
-from npcnn.sweep import Table, worker_environment
+from npcnn.sweep.tables import Table
+from npcnn.threads import worker_environment
 
 # The modules whose code the timings measure; editing the report's own modules does not
 # invalidate stored timings.
 _TIMED = ("bench", "config", "data", "im2col", "layers", "losses", "models", "optim",
-          "reference", "schedules", "train")
+          "reference", "schedules", "threads", "trainer")
 
 
 def _source_hash() -> str:
@@ -48,13 +48,13 @@ def _source_hash() -> str:
 
 def _cache_path(channel_counts: list[int], batch_sizes: list[int], layer_channels: int,
                 naive_batch: int, use_torch: bool, runs_dir: str) -> tuple[Path, dict]:
-    use_torch = bool(use_torch) and bench.torch_available()
+    use_torch = bool(use_torch) and environment.torch_available()
     params = {"channel_counts": list(channel_counts), "batch_sizes": list(batch_sizes),
               "layer_channels": layer_channels, "naive_batch": naive_batch,
-              "torch": use_torch, "machine": bench.machine(), "numpy": np.__version__,
+              "torch": use_torch, "machine": environment.machine(), "numpy": np.__version__,
               "source": _source_hash()}
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
-    return runs.root_of(runs_dir) / "speed" / f"{key}.json", params
+    return store.root_of(runs_dir) / "speed" / f"{key}.json", params
 
 
 def is_stored(channel_counts: list[int], batch_sizes: list[int], layer_channels: int = 4,
@@ -104,9 +104,9 @@ def _batch_epochs(batch_sizes: list[int]) -> list[float]:
 
 def _epoch_seconds(batch_size: int) -> float:
     from npcnn.config import TrainConfig
-    from npcnn.train import train
+    from npcnn.trainer import train
 
-    cfg = TrainConfig(batch_size=batch_size, epochs=1, schedule="constant")
+    cfg = TrainConfig(batch_size=batch_size, epochs=1, schedule="constant", threads=1)
     return float(train(cfg, progress=False).epochs[0]["seconds"])
 
 
@@ -178,35 +178,16 @@ def seed_rows(m: dict) -> Table:
     spe = ours[0]["npcnn_epoch_s"] if ours else float("nan")
     data = {"kind": "speed", "seconds_per_epoch": spe, "machine": m["machine"]}
     return Table(["", "seconds per epoch (C=4)", "100 epochs", "machine"], [
-        ["seed", SEED["seconds_per_epoch"], "1.5 h", SEED["machine"]],
+        ["seed", SEED["seconds_per_epoch"], f"{SEED['default_hours']:g} h", SEED["machine"]],
         ["npcnn", round(spe, 2), f"{100 * spe / 60:.1f} min", f"{m['machine']}, 1 thread"],
         ["speed-up", f"{SEED['seconds_per_epoch'] / spe:.0f}x", "", ""],
     ], "The seed's default network, one epoch", data=data)
 
 
-def environment() -> Table:
-    """CPU, Python, NumPy and its BLAS, for the top of the page."""
-    return Table(["", ""], [["machine", bench.machine()], ["Python", platform.python_version()],
-                            ["NumPy", f"{np.__version__} ({blas()})"],
-                            ["PyTorch", _torch_version()]])
-
-
-def blas() -> str:
-    """The BLAS NumPy was built against, e.g. "scipy-openblas 0.3.31"."""
-    try:
-        cfg = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        return f"{cfg.get('name', '?')} {cfg.get('version', '')}".strip()
-    except Exception:  # older NumPy: no dict mode
-        return "BLAS unknown"
-
-
-def _torch_version() -> str:
-    if not bench.torch_available():
-        return "not installed"
-    import importlib.metadata
-
-    return importlib.metadata.version("torch")
+def environment_table() -> Table:
+    """CPU, Python, NumPy and its BLAS, PyTorch, the commit: the top of the page."""
+    return Table(["", ""], [list(row) for row in environment.rows()])
 
 
 __all__ = ["measure", "is_stored", "layer_rows", "layer_plot", "epoch_plot", "batch_plot",
-           "epoch_rows", "seed_rows", "environment", "blas"]
+           "epoch_rows", "seed_rows", "environment_table"]

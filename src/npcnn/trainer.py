@@ -1,49 +1,33 @@
-"""The training loop, its records, and the run directory that makes runs resumable.
+"""The training loop: ``train(config)`` owns the loop and what it records; the model
+owns its parameters and gradients.
 
-``train(config)`` owns the loop and what it records; the model owns its parameters and
-gradients. With an ``out_dir`` the run writes, atomically and after every epoch,
-
-* ``checkpoint.npz``: model state, optimizer state (velocity included), the epoch number,
-  the per-iteration losses and the per-epoch records: everything a resumed run needs;
-* ``history.json``: ``config``, ``status``, ``final_test_acc``, ``best_test_acc``,
-  ``epochs`` and ``iter_loss``: what reports read. While the run is going its status
-  is ``"running"``; at the end ``"completed"``, ``"diverged"`` or ``"interrupted"``.
-
-Both carry a sha256 of their payload (``npcnn.safeio``): a file that is truncated or
-altered is detected on loading, reported in one line, and not used.
+With an ``out_dir`` the run writes its two files (``npcnn.checkpoint``: the checkpoint,
+then the history) atomically after every epoch, so a killed run resumes after its last
+finished epoch and a completed one is returned without training.
 
 Every source of randomness is a function of ``config.seed`` (and the epoch number for the
 batch order), and the schedules are pure functions of the recorded validation losses, so
 a resumed run reproduces an uninterrupted one exactly, without saving any RNG state.
+BLAS runs with one thread during the loop (``npcnn.threads``); the batch is split across
+``threads`` Python threads instead (0: ``threads.auto_threads``).
 """
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import os
 import time
 import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from npcnn import checkpoint, threads
+from npcnn.checkpoint import CHECKPOINT, EPOCH_KEYS, Checkpoint
 from npcnn.config import ConfigError, TrainConfig
-from npcnn.safeio import DIGEST_KEY, CorruptFile, arrays_digest, dumps_checked, loads_checked
-from npcnn.safeio import atomic_write as _atomic_write
-
-HISTORY = "history.json"
-CHECKPOINT = "checkpoint.npz"
-
-# Keys of one per-epoch record, in the order they are written.
-EPOCH_KEYS = (
-    "epoch", "lr", "momentum", "train_loss", "train_acc",
-    "val_loss", "val_acc", "test_loss", "test_acc", "seconds",
-)
+from npcnn.text import one_line
 
 
 class RunDirError(Exception):
@@ -163,8 +147,8 @@ def train(
         Show a tqdm bar (also off when ``$TQDM_DISABLE`` is set to anything but "0").
     data
         Preloaded ``(x_train (N, 1, 28, 28) float32, y_train (N,) int, x_test, y_test)``;
-        default ``load_mnist(config.data_dir or None)``. The last 5000 training images
-        are the validation set (``npcnn.data.split``).
+        default ``load_mnist(config.data_dir or None)``. The last ``VAL_SIZE`` training
+        images are the validation set (``npcnn.data.split``).
 
     Returns
     -------
@@ -207,7 +191,8 @@ def train(
     try:
         # Divergence is detected from the loss value; numpy's overflow warnings on the
         # way there are noise.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with threads.blas_limit(1), np.errstate(over="ignore", invalid="ignore",
+                                                divide="ignore"):
             for epoch in range(len(result.epochs) + 1, config.epochs + 1):
                 losses: list[float] = []
                 record = loop.run_epoch(epoch, [e["val_loss"] for e in result.epochs], losses)
@@ -282,7 +267,7 @@ def _fresh(config: TrainConfig) -> tuple[Any, Any]:
     from npcnn.models import build_model
     from npcnn.optim import SGD
 
-    model = build_model(config)
+    model = build_model(config, threads=threads.resolve(config))
     opt = SGD(config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     return model, opt
 
@@ -367,7 +352,7 @@ def _resume(run_dir: Path, config: TrainConfig) -> tuple[TrainResult, Any] | Non
     The result's model and the optimizer hold the checkpoint's state. A result with status
     "completed" is handed back as is; otherwise training continues after its epochs.
     """
-    history = _read_json(run_dir / HISTORY)
+    history = _read_history(run_dir)
     if history is not None:
         _check_same_config(run_dir, history.get("config"), config)
     path = run_dir / CHECKPOINT
@@ -376,28 +361,27 @@ def _resume(run_dir: Path, config: TrainConfig) -> tuple[TrainResult, Any] | Non
             _warn(f"{run_dir} holds a completed history but no {CHECKPOINT}; training again")
         return None
     try:
-        ckpt = _load_checkpoint(path)
+        ckpt = checkpoint.load_checkpoint(path)
     except Exception as err:  # any unreadable checkpoint means a fresh start
-        _warn(f"ignoring unreadable checkpoint {path} ({_one_line(err)}); starting fresh")
+        _warn(f"ignoring unreadable checkpoint {path} ({one_line(err)}); starting fresh")
         return None
-    _check_same_config(run_dir, ckpt["config"], config)
+    _check_same_config(run_dir, ckpt.config, config)
     try:
         model, opt = _fresh(config)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optim"])
-        epochs, iter_loss = ckpt["epochs"], ckpt["iter_loss"]
-        if len(epochs) != ckpt["epoch"] or ckpt["epoch"] > config.epochs:
-            raise ValueError(f"it records {len(epochs)} epochs but says {ckpt['epoch']}")
+        model.load_state_dict(ckpt.model)
+        opt.load_state_dict(ckpt.optim)
+        if len(ckpt.epochs) > config.epochs:
+            raise ValueError(f"it records {len(ckpt.epochs)} epochs of {config.epochs}")
     except Exception as err:  # a checkpoint that does not fit the model: start fresh
-        _warn(f"ignoring checkpoint {path} that does not fit the model ({_one_line(err)}); "
+        _warn(f"ignoring checkpoint {path} that does not fit the model ({one_line(err)}); "
               "starting fresh")
         return None
     done = history is not None and history.get("status") == "completed"
-    if done and len(epochs) != config.epochs:
+    if done and len(ckpt.epochs) != config.epochs:
         done = False  # the final checkpoint was lost; finish the remaining epochs
     result = TrainResult(
-        config, "completed" if done else "running", epochs, iter_loss, model,
-        out_dir=str(run_dir), resumed_epochs=len(epochs),
+        config, "completed" if done else "running", ckpt.epochs, ckpt.iter_loss, model,
+        out_dir=str(run_dir), resumed_epochs=len(ckpt.epochs),
     )
     return result, opt
 
@@ -414,98 +398,31 @@ def _check_same_config(run_dir: Path, stored: Any, config: TrainConfig) -> None:
         )
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    """The checked JSON object in ``path`` (without its checksum key), or None with a
-    warning when it is missing, unreadable, truncated or altered."""
-    if not path.exists():
+def _read_history(run_dir: Path) -> dict[str, Any] | None:
+    """The run's checked history, or None with a warning when it is damaged."""
+    if not (run_dir / checkpoint.HISTORY).exists():
         return None
-    try:
-        return loads_checked(path.read_bytes(), path.name)
-    except (OSError, ValueError) as err:
-        _warn(f"ignoring unreadable {path} ({_one_line(err)})")
-        return None
+    history = checkpoint.read_history(run_dir)
+    if history is None:
+        _warn(f"ignoring unreadable {run_dir / checkpoint.HISTORY}")
+    return history
 
 
 def _warn(message: str) -> None:
     warnings.warn(message, CheckpointWarning, stacklevel=3)
 
 
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
-
-
 def _write_history(run_dir: Path, result: TrainResult, status: str | None = None) -> None:
     h = result.to_history()
     if status is not None:
         h["status"] = status
-    _atomic_write(run_dir / HISTORY, dumps_checked(_json_safe(h)))
-
-
-def _json_safe(obj: Any) -> Any:
-    """Non-finite floats become null: strict JSON has no NaN or Infinity."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_json_safe(v) for v in obj]
-    return obj
+    checkpoint.write_history(run_dir, h)
 
 
 def _save_checkpoint(run_dir: Path, result: TrainResult, opt: Any) -> None:
-    arrays: dict[str, np.ndarray] = {
-        "epoch": np.asarray(len(result.epochs)),
-        "config": np.asarray(json.dumps(result.config.to_dict())),
-        "epochs": np.asarray(json.dumps(result.epochs)),
-        "iter_loss": np.asarray(result.iter_loss, dtype=np.float64),
-    }
-    for name, value in result.model.state_dict().items():
-        arrays[f"model/{name}"] = np.asarray(value)
-    # Optimizer state: arrays stored as arrays, everything else (floats, None) as JSON.
-    plain = {}
-    for name, value in opt.state_dict().items():
-        if isinstance(value, np.ndarray):
-            arrays[f"optim/{name}"] = value
-        else:
-            plain[name] = value
-    arrays["optim"] = np.asarray(json.dumps(plain))
-    arrays[DIGEST_KEY] = np.asarray(arrays_digest(arrays))
-    _atomic_write(run_dir / CHECKPOINT, lambda f: np.savez(f, **arrays))
-
-
-def _load_checkpoint(source: Path | bytes) -> dict[str, Any]:
-    """Inverse of ``_save_checkpoint`` (from a path or the file's bytes).
-
-    Raises
-    ------
-    CorruptFile
-        Not a .npz archive (e.g. truncated), or its arrays fail the stored sha256.
-    Exception
-        Anything else missing or malformed.
-    """
-    f = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
-    # np.load would take a non-zip file for a pickle and complain about allow_pickle.
-    if not zipfile.is_zipfile(f):
-        raise CorruptFile(f"{CHECKPOINT} is not a .npz archive, probably truncated")
-    try:
-        with np.load(f, allow_pickle=False) as npz:
-            z = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-        raise CorruptFile(f"{CHECKPOINT} could not be read ({_one_line(err)})") from None
-    # Checkpoints written before checksums existed have none: nothing to compare.
-    if DIGEST_KEY in z and str(z[DIGEST_KEY]) != arrays_digest(z):
-        raise CorruptFile(f"{CHECKPOINT} fails its sha256 check (its content was altered)")
-    model = {k[len("model/"):]: v for k, v in z.items() if k.startswith("model/")}
-    optim = json.loads(str(z["optim"]))
-    optim.update({k[len("optim/"):]: v for k, v in z.items() if k.startswith("optim/")})
-    return {
-        "epoch": int(z["epoch"]),
-        "config": json.loads(str(z["config"])),
-        "epochs": json.loads(str(z["epochs"])),
-        "iter_loss": [float(v) for v in z["iter_loss"]],
-        "model": model,
-        "optim": optim,
-    }
+    checkpoint.save_checkpoint(run_dir, Checkpoint(
+        config=result.config.to_dict(), epochs=result.epochs, iter_loss=result.iter_loss,
+        model=result.model.state_dict(), optim=opt.state_dict()))
 
 
 __all__ = [
@@ -516,7 +433,5 @@ __all__ = [
     "RunDirError",
     "CheckpointWarning",
     "TrainingInterrupted",
-    "HISTORY",
-    "CHECKPOINT",
     "EPOCH_KEYS",
 ]

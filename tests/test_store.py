@@ -4,13 +4,16 @@ and a longer run answering its shorter prefixes. Trains on the synthetic ``tiny_
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import numpy as np
 import pytest
+from conftest import strip
+from filelock import FileLock, Timeout
 
-from npcnn import runs
+import npcnn.trainer
+from npcnn import store as runs
+from npcnn.checkpoint import HISTORY
 from npcnn.config import TrainConfig
 
 
@@ -28,7 +31,7 @@ def test_run_dir_is_the_config_key(tmp_path, cfg):
 
 def test_default_root_follows_env(monkeypatch, tmp_path):
     monkeypatch.setenv("NPCNN_RUNS", str(tmp_path / "store"))
-    assert runs.default_root() == tmp_path / "store"
+    assert runs.root_of() == tmp_path / "store"
     assert runs.root_of("") == tmp_path / "store"
     assert runs.root_of(tmp_path / "x") == tmp_path / "x"
 
@@ -37,21 +40,20 @@ def test_ensure_trains_once_then_reads_back(tmp_path, cfg, monkeypatch):
     h = runs.ensure(cfg, tmp_path)
     assert h["status"] == "completed" and len(h["epochs"]) == 2
     assert runs.is_finished(cfg, tmp_path)
-    mtime = (runs.run_dir(cfg, tmp_path) / runs.HISTORY).stat().st_mtime_ns
+    mtime = (runs.run_dir(cfg, tmp_path) / HISTORY).stat().st_mtime_ns
 
     def no_training(*a, **k):
         raise AssertionError("a finished run was trained again")
 
-    # `npcnn.train` (the attribute) is the function; patch it in the module.
-    monkeypatch.setattr(importlib.import_module("npcnn.train"), "train", no_training)
+    monkeypatch.setattr(npcnn.trainer, "train", no_training)
     assert runs.ensure(cfg, tmp_path)["epochs"] == h["epochs"]
-    assert (runs.run_dir(cfg, tmp_path) / runs.HISTORY).stat().st_mtime_ns == mtime
+    assert (runs.run_dir(cfg, tmp_path) / HISTORY).stat().st_mtime_ns == mtime
     rows = runs.list_runs(tmp_path)
     assert [r["key"] for r in rows] == [cfg.key()] and rows[0]["status"] == "completed"
 
 
 def test_load_model_has_the_checkpoint_weights(tmp_path, cfg):
-    from npcnn.train import train
+    from npcnn.trainer import train
 
     result = train(cfg, out_dir=runs.run_dir(cfg, tmp_path), progress=False)
     model = runs.load_model(cfg, tmp_path)
@@ -63,7 +65,7 @@ def test_load_model_has_the_checkpoint_weights(tmp_path, cfg):
 def test_a_killed_run_resumes_from_its_checkpoint(tmp_path, cfg):
     h = runs.ensure(cfg, tmp_path)
     # A run killed mid-way leaves its last history with status "running".
-    path = runs.run_dir(cfg, tmp_path) / runs.HISTORY
+    path = runs.run_dir(cfg, tmp_path) / HISTORY
     path.write_text(json.dumps({**h, "status": "running"}))
     assert not runs.is_finished(cfg, tmp_path)
     again = runs.ensure(cfg, tmp_path)
@@ -73,7 +75,7 @@ def test_a_killed_run_resumes_from_its_checkpoint(tmp_path, cfg):
 
 
 def test_a_longer_run_answers_its_prefix(tmp_path, cfg):
-    from npcnn.train import train
+    from npcnn.trainer import train
 
     long = cfg.replace(epochs=3)
     runs.ensure(long, tmp_path)
@@ -83,7 +85,17 @@ def test_a_longer_run_answers_its_prefix(tmp_path, cfg):
     assert h["status"] == "completed" and h["derived_from"] == long.key()
     assert runs.read_history(cfg, tmp_path, derive=False) is None
     direct = train(cfg, progress=False)
-    strip = [{k: v for k, v in e.items() if k != "seconds"} for e in direct.epochs]
-    assert [{k: v for k, v in e.items() if k != "seconds"} for e in h["epochs"]] == strip
+    assert strip(h["epochs"]) == strip(direct.epochs)
     assert h["iter_loss"] == direct.iter_loss
     assert h["config"] == cfg.to_dict()
+
+
+def test_a_second_lock_holder_waits(tmp_path, cfg):
+    """The run lock is a ``filelock.FileLock``: another holder, in this process or
+    another, waits until the first releases it."""
+    first = runs.run_lock(cfg, tmp_path)
+    with first:
+        with pytest.raises(Timeout):
+            FileLock(runs.run_dir(cfg, tmp_path) / ".lock").acquire(timeout=0.05)
+    with FileLock(runs.run_dir(cfg, tmp_path) / ".lock", timeout=0.05):
+        pass

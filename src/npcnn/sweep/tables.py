@@ -1,0 +1,211 @@
+"""What a study page shows as text: its header, the summary table over seeds, the
+networks side by side. Each displays as HTML in a notebook; tables also carry their
+numbers as JSON (MIME ``MIME``), which the report reads back from executed notebooks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+import numpy as np
+
+from npcnn import text
+from npcnn.config import TrainConfig
+from npcnn.sweep.plan import Point
+from npcnn.sweep.results import COLLAPSE_ACC, DEAD_RELU_IMAGES, TARGET_ACC, PointResult, RunResult
+
+MIME = "application/vnd.npcnn+json"
+
+
+@dataclass
+class Table:
+    """A small HTML table: ``columns``, ``rows`` of cells, a ``caption``. A cell that is a
+    tuple shows its items on separate lines. ``data`` (JSON-ready) travels with the table
+    under ``MIME``."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    caption: str = ""
+    data: dict | None = None
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{escape(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td>{_html(v)}</td>" for v in row) + "</tr>"
+                       for row in self.rows)
+        cap = f"<caption>{escape(self.caption)}</caption>" if self.caption else ""
+        return (f'<table class="npcnn">{cap}<thead><tr>{head}</tr></thead>'
+                f"<tbody>{body}</tbody></table>")
+
+    def __repr__(self) -> str:
+        lines = [" | ".join(self.columns)]
+        lines += [" | ".join(_plain(v) for v in row) for row in self.rows]
+        return "\n".join(([self.caption] if self.caption else []) + lines)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
+        bundle = {"text/html": self._repr_html_(), "text/plain": repr(self)}
+        if self.data is not None:
+            bundle[MIME] = self.data
+        return bundle
+
+
+def _plain(v: Any) -> str:
+    return "; ".join(map(text.cell, v)) if isinstance(v, tuple) else text.cell(v)
+
+
+def _html(v: Any) -> str:
+    return "<br>".join(escape(text.cell(x)) for x in v) if isinstance(v, tuple) \
+        else escape(text.cell(v))
+
+
+class Block(str):
+    """A block of HTML for a notebook page."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+class Note(str):
+    """A sentence shown as a paragraph in a notebook."""
+
+    def _repr_html_(self) -> str:
+        return f"<p>{escape(self)}</p>"
+
+
+# -- one run, one point ---------------------------------------------------------------
+
+
+def status_text(r: RunResult) -> str:
+    """"completed", "collapsed (83% dead ReLU units)", "failed: ...", ..."""
+    if r.status == "collapsed" and r.dead_relu is not None:
+        return f"collapsed ({100 * r.dead_relu:.0f}% dead ReLU units)"
+    if r.status == "diverged":
+        return f"diverged at epoch {len(r.epochs) + 1}"
+    if r.status == "failed":
+        return f"failed: {r.error}"
+    return r.status
+
+
+def _summary_cell(p: PointResult, metric: str) -> tuple[str, ...] | str:
+    """``mean ± sd (min–max)`` over the seeds, and again without the collapsed ones."""
+    s = p.summary(metric)
+    lines = [s.text()]
+    if p.collapsed and len(p.collapsed) < s.n:
+        lines.append(f"without {_seeds(p.collapsed)}: "
+                     f"{p.summary(metric, without_collapsed=True).text(spread=False)}")
+    return tuple(lines) if len(lines) > 1 else lines[0]
+
+
+def _seeds(seeds: Sequence[int]) -> str:
+    return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))
+
+
+def _reach(p: PointResult) -> str:
+    return ", ".join("never" if r.epoch_reaching() is None else str(r.epoch_reaching())
+                     for r in p.runs if r.trained) or "—"
+
+
+def _collapsed(p: PointResult) -> str:
+    k = len(p.collapsed)
+    return f"{k} of {p.n}" + (f" ({_seeds(p.collapsed)})" if k else "")
+
+
+def _statuses(p: PointResult) -> tuple[str, ...] | str:
+    texts = [f"seed {r.seed}: {status_text(r)}" for r in p.runs if r.status != "completed"]
+    return tuple(texts) if texts else "completed"
+
+
+def point_data(p: PointResult) -> dict:
+    """A point's numbers for ``report.json``: per seed and summarised over seeds."""
+    def num(v: float) -> float | None:
+        return None if v is None or not np.isfinite(v) else float(v)
+
+    final, best = p.summary("final_acc"), p.summary("best_acc")
+    return {
+        "label": p.label, "key": p.config.key(), "seeds": p.seeds, "n": p.n,
+        "keys": [r.config.key() for r in p.runs],
+        "per_seed": [{"seed": r.seed, "final_acc": num(r.final_acc), "best_acc":
+                      num(r.best_acc), "status": r.status} for r in p.runs],
+        "final_acc_mean": num(final.mean), "final_acc_sd": num(final.sd),
+        "best_acc_mean": num(best.mean), "best_acc_sd": num(best.sd),
+        "collapsed": len(p.collapsed), "collapsed_seeds": p.collapsed,
+        "epochs": max((len(r.epochs) for r in p.runs), default=0),
+        "seconds_per_epoch": num(p.summary("seconds_per_epoch").mean),
+        "epoch_reaching": [r.epoch_reaching() for r in p.runs],
+        "status": "completed" if all(r.status == "completed" for r in p.runs) else
+        ", ".join(sorted({r.status for r in p.runs if r.status != "completed"})),
+    }
+
+
+def summary_table(results: Sequence[PointResult], caption: str = "") -> Table:
+    """Per point over its seeds: final and best test accuracy (mean ± sd, min–max, and
+    without collapsed seeds), epoch reaching ``TARGET_ACC`` per seed, seconds per epoch,
+    collapsed k of n, and the status of every run that did not simply complete."""
+    cols = ["run", "n", "final test acc", "best test acc", f"epoch reaching {TARGET_ACC}",
+            "s / epoch", "collapsed", "status"]
+    rows = [[p.label, p.n, _summary_cell(p, "final_acc"), _summary_cell(p, "best_acc"),
+             _reach(p), round(p.summary("seconds_per_epoch").mean, 2), _collapsed(p),
+             _statuses(p)] for p in results]
+    default = (f"Test accuracy on the 10,000 MNIST test images: mean ± sample sd over the "
+               f"seeds (min–max). A run that ends below {COLLAPSE_ACC} without a NaN is "
+               f"collapsed (with the share of its first ReLU layer's units that are 0 for "
+               f"all of {DEAD_RELU_IMAGES:,} test images); a diverged one counts as chance "
+               "from the epoch it failed.")
+    return Table(cols, rows, caption or default,
+                 data={"kind": "summary", "runs": [point_data(p) for p in results]})
+
+
+def compare_table(results: Sequence[PointResult]) -> Table:
+    """Networks side by side: parameters, accuracy over seeds, epochs to 0.98, time."""
+    from npcnn.models import build_model, count_params
+
+    rows = []
+    for p in results:
+        total = np.mean([np.nansum(r.series("seconds")) for r in p.runs if r.trained] or [0])
+        rows.append([p.label, f"{count_params(build_model(p.config)):,}", p.n,
+                     _summary_cell(p, "best_acc"), _summary_cell(p, "final_acc"), _reach(p),
+                     round(p.summary("seconds_per_epoch").mean, 2), f"{total / 60:.1f}",
+                     _collapsed(p)])
+    return Table(["network", "parameters", "n", "best test acc", "final test acc",
+                  f"epoch reaching {TARGET_ACC}", "s / epoch", "total min per run",
+                  "collapsed"], rows,
+                 "Each network trained with the same optimizer settings, epochs and seeds",
+                 data={"kind": "summary", "runs": [point_data(p) for p in results]})
+
+
+def heading(title: str, note: str = "") -> Block:
+    """A page's title, and a sentence under it."""
+    return Block(f"<h1>{escape(title)}</h1>" + (f"<p>{escape(note)}</p>" if note else ""))
+
+
+def header(title: str, config: TrainConfig, points: Sequence[Point] = (),
+           claim: str = "", note: str = "", seeds: Sequence[int] = ()) -> Block:
+    """The top of a study's page: title, a note, the claim under test, the base
+    configuration, what each point changes, and the seeds."""
+    base = config.to_dict()
+    items = []
+    for p in points:
+        change = ", ".join(f"{k}={text.cell(v)}" for k, v in p.config.to_dict().items()
+                           if v != base[k])
+        if change and change != p.label:
+            items.append(f"<li><b>{escape(p.label)}</b>: {escape(change)}</li>")
+        elif change:
+            items.append(f"<li>{escape(change)}</li>")
+    same = ", ".join(f"{k}={text.cell(v) if not isinstance(v, list) else v}"
+                     for k, v in base.items() if k not in ("data_dir", "seed"))
+    seeds = list(seeds) or [config.seed]
+    parts = [heading(title, note)]
+    if claim:
+        parts.append(f"<p><b>The seed's claim:</b> “{escape(claim)}”</p>")
+    parts.append(f"<p><b>Base configuration</b> (<code>TrainConfig</code>): <small>"
+                 f"{escape(same)}</small></p>")
+    if items:
+        parts.append(f"<p>Runs besides the base, as changes of it:</p><ul>{''.join(items)}</ul>")
+    parts.append(f"<p>Every point is trained once per seed: {_seeds(seeds)} "
+                 f"(n={len(seeds)}).</p>")
+    return Block("".join(parts))
+
+
+__all__ = ["MIME", "Table", "Block", "Note", "status_text", "point_data", "summary_table",
+           "compare_table", "heading", "header"]
