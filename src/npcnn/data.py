@@ -24,7 +24,8 @@ import numpy as np
 
 from npcnn import paths
 
-__all__ = ["DataError", "MIRRORS", "MNIST_FILES", "VAL_SIZE", "N_TRAIN", "load_mnist",
+__all__ = ["DataError", "MIRRORS", "MNIST_FILES", "VAL_SIZE", "N_TRAIN", "N_TEST",
+           "EPOCH_WORDS", "load_mnist",
            "check_mnist", "read_idx", "split", "test_set", "train_images"]
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
@@ -35,6 +36,9 @@ MNIST_FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
 VAL_SIZE = 5000  # the last training images, held out: they drive the lr schedule
 # Images a full epoch trains on: MNIST's 60,000 minus the validation hold-out.
 N_TRAIN = 60_000 - VAL_SIZE
+N_TEST = 10_000
+# What one epoch does, in words: every epoch also evaluates validation and test images.
+EPOCH_WORDS = f"train {N_TRAIN:,} + evaluate {VAL_SIZE + N_TEST:,} images"
 
 # Mirrors serve "<name>.gz"; tried in order, the next one on any failure.
 MIRRORS = (

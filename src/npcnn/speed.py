@@ -28,6 +28,7 @@ import numpy as np
 
 from npcnn import bench, environment, store
 from npcnn.claims.seed import SEED
+from npcnn.data import EPOCH_WORDS
 from npcnn.safeio import atomic_write
 from npcnn.sweep.tables import Table
 from npcnn.threads import worker_environment
@@ -152,7 +153,7 @@ def epoch_plot(m: dict) -> Any:
     if "torch_epoch_s" in m["epochs"][0]:
         series["PyTorch (same network, 1 thread)"] = [r["torch_epoch_s"] for r in m["epochs"]]
     return plots.lines(x, series, "channels C (both conv layers)", "seconds per epoch",
-                       "one epoch: train 55,000 + evaluate 15,000 images", logy=True)
+                       f"one epoch: {EPOCH_WORDS}", logy=True)
 
 
 def batch_plot(m: dict) -> Any:

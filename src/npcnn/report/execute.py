@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from npcnn import paths, store
+from npcnn import paths, store, threads
 from npcnn.report.studies import Study
 
 FINGERPRINT = ".fingerprint"  # beside the executed notebook: what it was executed from
@@ -84,7 +84,9 @@ def execute(study: Study, out: Path, print_: str = "") -> Outcome:
     # The notebook's own kernel ("python3": this interpreter, as papermill resolves it).
     cmd = [sys.executable, "-m", "papermill", str(study.notebook), str(nb), "-f", str(pfile),
            "--cwd", str(out), "--no-progress-bar"]
-    env = dict(os.environ, TQDM_DISABLE="1", PYTHONWARNINGS="ignore")
+    # Pages execute side by side: one BLAS thread each (threads.WORKER_ENV), or OpenBLAS's
+    # spinning threads oversubscribe the cores (a 1 s prediction took 18 s, measured).
+    env = dict(os.environ, **threads.WORKER_ENV, PYTHONWARNINGS="ignore")
     t0 = time.perf_counter()
     with open(log, "w") as f:
         proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)

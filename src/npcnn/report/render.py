@@ -20,6 +20,7 @@ from typing import Any
 from npcnn import environment, text
 from npcnn.claims import CLAIMS, SEED
 from npcnn.claims.verdict import VERDICT_RULE
+from npcnn.data import EPOCH_WORDS
 from npcnn.report.execute import log_path, notebook_path
 from npcnn.report.studies import Study
 from npcnn.safeio import atomic_write
@@ -58,8 +59,11 @@ def jinja() -> Any:
                               trim_blocks=True, lstrip_blocks=True)
 
 
-def css() -> str:
-    return (TEMPLATES / "report.css").read_text()
+def css() -> Any:
+    """The report's stylesheet, marked safe: it is ours, not data to escape."""
+    from markupsafe import Markup
+
+    return Markup((TEMPLATES / "report.css").read_text())
 
 
 def write(path: Path, content: str | bytes) -> None:
@@ -180,8 +184,7 @@ def _headline_rows(records: dict[str, Record]) -> list[dict]:
                     "pick: it looks at the test set)"})
     spe = records["speed"].find("speed").get("seconds_per_epoch") if "speed" in records \
         else None
-    rows.append({"what": "seconds per epoch, default network (train 55,000 + evaluate 15,000 "
-                 "images)", "page": "speed",
+    rows.append({"what": f"seconds per epoch, default network ({EPOCH_WORDS})", "page": "speed",
                  "seed": f"≈{SEED['seconds_per_epoch']:.0f} s ({SEED['machine']})",
                  "ours": "not measured" if spe is None else f"{spe:.2f} s, one thread"})
     return rows

@@ -9,7 +9,7 @@ from typing import Any
 
 from npcnn import text
 from npcnn.config import ConfigError, TrainConfig, field_names
-from npcnn.data import N_TRAIN, VAL_SIZE, train_images
+from npcnn.data import N_TEST, N_TRAIN, VAL_SIZE, train_images
 from npcnn.threads import macs_per_image
 
 
@@ -97,7 +97,7 @@ def runs_of(points: Sequence[Point], seeds: Sequence[int]) -> list[TrainConfig]:
     return [p.config.replace(seed=s) for p in points for s in seeds]
 
 
-# Seconds per full epoch on one core (train N_TRAIN + evaluate 15,000 images) with both
+# Seconds per full epoch on one core (data.EPOCH_WORDS) with both
 # cores busy, fitted to the runs of a full report on this project's 2-core machine
 # (C=4..32 at k=3, k=5 and 7 at C=4: within 6%): a CNN's epoch costs in proportion to the
 # im2col elements it unfolds, its multiply-accumulates and its activations per image; an
@@ -117,8 +117,9 @@ def estimate_seconds(config: TrainConfig) -> float:
         acts = 28 * 28 * C + 14 * 14 * C
         a, b, c, d = CNN_S
         full = max(0.2, a + b * elements + c * macs + d * acts)
-    images = train_images(config.subset) + 0.35 * (VAL_SIZE + 10_000)
-    return config.epochs * full * images / (N_TRAIN + 0.35 * (VAL_SIZE + 10_000))
+    # Evaluating an image costs about a third of training one.
+    images = train_images(config.subset) + 0.35 * (VAL_SIZE + N_TEST)
+    return config.epochs * full * images / (N_TRAIN + 0.35 * (VAL_SIZE + N_TEST))
 
 
 __all__ = ["Point", "describe", "plan", "seed_list", "runs_of", "estimate_seconds"]

@@ -48,6 +48,7 @@ def _drive(queue: list[TrainConfig], jobs: int, root: Any, tracker: Tracker,
     pool = cf.ProcessPoolExecutor(min(jobs, len(queue)) or 1,
                                   mp_context=multiprocessing.get_context("spawn"))
     try:
+        ended: list[str] = []
         while queue or in_flight:
             free = jobs - sum(t for _, t in in_flight.values())
             while queue and free >= 1:
@@ -59,6 +60,11 @@ def _drive(queue: list[TrainConfig], jobs: int, root: Any, tracker: Tracker,
                 in_flight[fut] = (c.key(), n)
                 tracker.state[c.key()] = "running"
                 free -= n
+            # One call per run that ended (now that its core is taken again), so each is
+            # shown as it finishes.
+            for label in ended or [""]:
+                if progress is not None:
+                    progress(tracker.progress(label))
             done, _ = cf.wait(in_flight, timeout=poll, return_when=cf.FIRST_COMPLETED)
             ended = []
             for fut in done:
@@ -70,10 +76,9 @@ def _drive(queue: list[TrainConfig], jobs: int, root: Any, tracker: Tracker,
                 except Exception as err:  # one failed run must not stop the sweep
                     errors[key] = f"{type(err).__name__}: {one_line(err)}"
                     tracker.state[key] = "failed"
-            # One call per run that ended, so each is shown as it finishes.
-            for label in ended or [""]:
-                if progress is not None:
-                    progress(tracker.progress(label))
+        for label in ended:
+            if progress is not None:
+                progress(tracker.progress(label))
     except BaseException:
         # Ctrl-C or an error: drop the queued runs at once instead of running them while
         # shutting down. Running ones stop on the same Ctrl-C (the terminal sends it to
