@@ -55,7 +55,7 @@ def fake(label: str, config: TrainConfig, accs: list[list[float]], seconds: floa
                    for i, a in enumerate(acc)]
         history = {"epochs": records, "iter_loss": list(iter_loss[s]) if iter_loss else []}
         status = statuses[s] if statuses else "completed"
-        n = epochs or max(map(len, accs))
+        n = epochs or max(max(map(len, accs)), 1)
         runs.append(RunResult(label, config.replace(seed=s, epochs=n), value, status,
                               history))
     return PointResult(label, value, runs)

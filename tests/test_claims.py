@@ -68,6 +68,11 @@ def test_a_diverged_run_counts_as_chance_from_its_failed_epoch():
     assert list(r.acc()) == [0.9, 0.5, 0.1, 0.1]
     assert r.final_acc == 0.1 and mean_drop(r) == pytest.approx((0.4 + 0.4 + 0) / 3)
     assert d.collapsed == [0]
+    # Diverged in its first epoch: no record at all, still a run to compare (at chance).
+    first = fake("lr=5", C.replace(lr=5.0), [[]], statuses=["diverged"], epochs=3)
+    assert first.runs[0].trained and list(first.runs[0].acc()) == [0.1, 0.1, 0.1]
+    assert first.summary("final_acc").mean == 0.1
+    assert first.summary("seconds_per_epoch").n == 0  # no epoch, no time: left out
 
 
 def test_claim5_needs_every_seed_to_collapse():

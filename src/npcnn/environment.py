@@ -51,6 +51,7 @@ def commit() -> str:
     root = paths.checkout()
     if root is None:
         return ""
+
     def git(*args: str) -> str:
         try:
             return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
@@ -68,9 +69,10 @@ def rows() -> list[tuple[str, str]]:
 
     from npcnn import __version__
 
+    head = commit()
     return [("CPU", f"{cpu()}, {os.cpu_count()} cores"), ("Python", platform.python_version()),
             ("NumPy", f"{np.__version__}, BLAS: {blas()}"), ("PyTorch", torch_version()),
-            ("npcnn", f"{__version__}" + (f", commit {commit()}" if commit() else "")),
+            ("npcnn", __version__ + (f", commit {head}" if head else "")),
             ("date", f"{dt.datetime.now():%Y-%m-%d %H:%M}")]
 
 

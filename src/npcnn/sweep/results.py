@@ -11,6 +11,7 @@ an accuracy for every epoch and seeds can be paired.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,8 +133,9 @@ class RunResult:
 
     @property
     def trained(self) -> bool:
-        """True when the run has numbers to compare (it is not missing or failed)."""
-        return bool(self.epochs)
+        """True when the run finished and has numbers to compare: completed, collapsed, or
+        diverged (at chance from its failed epoch); not missing, failed or unfinished."""
+        return self.status in ("completed", "collapsed", "diverged")
 
 
 @dataclass
@@ -163,18 +165,15 @@ class PointResult:
         return [r.seed for r in self.runs if r.status in ("collapsed", "diverged")]
 
     @property
-    def failed(self) -> list[RunResult]:
-        return [r for r in self.runs if not r.trained]
-
-    @property
     def trained(self) -> bool:
         return all(r.trained for r in self.runs)
 
     def summary(self, metric: str, without_collapsed: bool = False) -> Summary:
-        """``metric`` (a ``RunResult`` attribute, e.g. "final_acc") over the seeds."""
+        """``metric`` (a ``RunResult`` attribute, e.g. "final_acc") over the seeds that
+        have it (a run that diverged in its first epoch has no seconds per epoch)."""
         rs = [r for r in self.runs if r.trained
               and not (without_collapsed and r.seed in self.collapsed)]
-        return Summary.of([getattr(r, metric) for r in rs])
+        return Summary.of([v for r in rs if not math.isnan(v := float(getattr(r, metric)))])
 
     def values(self, metric: str) -> list[float]:
         """``metric`` of every run, in seed order."""
