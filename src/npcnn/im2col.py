@@ -19,12 +19,24 @@ The ``*_cm`` variants work in the channel-major layout ``(C, N, H, W)`` that the
 use between layers: there the column matrix can be filled without moving N in front
 of C, and ``W_mat @ cols`` is already the next layer's ``(F, N, H', W')`` input.
 ``npcnn.reference`` holds the loop-based versions these are tested against.
+
+Grids. Copying a window view into columns moves rows of only W' floats at a time, so
+the copy costs more than the matmul it feeds. A ``Grid`` stores a channel-major batch
+flat, with zero pads *shared* between neighbours (the pad after a row is the pad before
+the next; after an image, before the next image): then a window offset (i, j) is one
+shift of the flat index, every im2col row is a contiguous slice of the grid, and a
+stride-1 convolution computed for every grid position (pads included, ~7-15% extra
+columns whose results are ignored) needs one block copy per im2col row block
+(``GridConv``). A grid may also hold each image as four phase planes (pixels with even
+or odd row and column), so that a following 2x2 pooling adds whole planes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 
 def out_size(size: int, k: int, stride: int = 1, padding: int = 0) -> int:
@@ -124,3 +136,175 @@ def col2im(cols: np.ndarray, x_shape: tuple, k: int, stride: int = 1,
     N, C, H, W = x_shape
     dx = col2im_cm(cols, (C, N, H, W), k, stride, padding)
     return np.ascontiguousarray(dx.transpose(1, 0, 2, 3))
+
+
+# -- grids: flat layouts with shared zero pads ----------------------------------------
+@dataclass(frozen=True)
+class Grid:
+    """Where a channel-major batch (C, N, H, W) lives in a flat buffer ``data: (C, size)``.
+
+    Each image is ``phases**2`` planes: plane (a, b) holds the pixels with h % phases == a
+    and w % phases == b (phases = 1: the image itself). Plane (a, b) of every image comes
+    before plane (a, b + 1) of any: plane p of image n starts at ``margin + (p*N + n)*S``.
+    A plane has ``Hq = H/phases + pad`` rows of ``Wq = W/phases + pad`` floats, so every
+    row ends in ``pad`` columns and every plane in ``pad`` rows that are padding, and
+    ``margin`` floats of padding come before the first and after the last plane::
+
+        pixel (c, n, h, w) -> data[c, margin + ((h%s*s + w%s)*N + n)*S + (h//s)*Wq + w//s]
+
+    The padding of an input grid is zero: a convolution reads it as its zero padding on
+    both sides (what lies left of a row is the end of the row before). An output
+    computed at every grid position has leftovers there instead ("garbage").
+    """
+
+    N: int
+    H: int
+    W: int
+    pad: int
+    phases: int = 1
+    margin: int = 0
+
+    def __post_init__(self) -> None:
+        if self.phases not in (1, 2) or self.H % self.phases or self.W % self.phases:
+            raise ValueError(f"phases {self.phases} must be 1 or 2 and divide {self.H}x{self.W}")
+
+    @property
+    def Wq(self) -> int:
+        return self.W // self.phases + self.pad
+
+    @property
+    def S(self) -> int:
+        """Floats per plane of one image."""
+        return (self.H // self.phases + self.pad) * self.Wq
+
+    @property
+    def body(self) -> int:
+        """Floats of all planes of all images (the positions a convolution computes)."""
+        return self.phases ** 2 * self.N * self.S
+
+    @property
+    def size(self) -> int:
+        return self.body + 2 * self.margin
+
+    def planes(self, data: np.ndarray) -> np.ndarray:
+        """data: (C, size) -> view (C, s, s, N, Hq, Wq) of the body, s = phases."""
+        s, C = self.phases, data.shape[0]
+        body = data[:, self.margin:self.margin + self.body]
+        return body.reshape(C, s, s, self.N, self.S // self.Wq, self.Wq)
+
+    def interior(self, data: np.ndarray) -> np.ndarray:
+        """data: (C, size) -> view (C, s, s, N, H/s, W/s) of the pixels."""
+        s = self.phases
+        return self.planes(data)[..., :self.H // s, :self.W // s]
+
+    def split(self, x: np.ndarray) -> np.ndarray:
+        """x: (C, N, H, W) -> view (C, s, s, N, H/s, W/s) in ``interior``'s order."""
+        s, (C, N, H, W) = self.phases, x.shape
+        return x.reshape(C, N, H // s, s, W // s, s).transpose(0, 3, 5, 1, 2, 4)
+
+    def put(self, data: np.ndarray, x: np.ndarray) -> None:
+        """Write x: (C, N, H, W) onto the pixels of ``data`` (the padding is untouched)."""
+        np.copyto(self.interior(data), self.split(x))
+
+    def get(self, data: np.ndarray) -> np.ndarray:
+        """The pixels of ``data`` as a new (C, N, H, W) array."""
+        out = np.empty((data.shape[0], self.N, self.H, self.W), data.dtype)
+        np.copyto(self.split(out), self.interior(data))
+        return out
+
+    def mask(self, value: float, dtype) -> np.ndarray:
+        """(body,): ``value`` at pixels, 0 on the padding."""
+        m = np.zeros((1, self.size), dtype)
+        self.interior(m)[...] = value
+        return m[0, self.margin:self.margin + self.body]
+
+
+def conv_grid(N: int, H: int, W: int, k: int, padding: int, phases: int = 1,
+              pad: int = 0) -> Grid:
+    """The input grid of a stride-1 k x k convolution with ``padding`` <= k - 1.
+
+    Windows reach ``padding`` pixels beyond the image on each side (the output is at most
+    W wide), and so does the rotated window of the input gradient; so ``pad`` must be at
+    least ``padding`` on one plane, ``ceil(padding/2)`` on phase planes (``pad`` asks for
+    more). The margin covers the farthest offset of either window from the first and
+    the last plane, so the forward and the input gradient both run on this grid.
+    """
+    if not 0 <= padding <= k - 1:
+        raise ValueError(f"a grid needs 0 <= padding <= k - 1, got k={k}, padding={padding}")
+    if phases == 2 and k != 2 * padding + 1:
+        raise ValueError("phase planes need a 'same' convolution, k = 2*padding + 1")
+    need = padding if phases == 1 else -(-padding // 2)
+    q = max(need, pad)
+    reach = max(padding, k - 1 - padding) if phases == 1 else need
+    return Grid(N, H, W, q, phases, reach * (W // phases + q + 1))
+
+
+class GridConv:
+    """``out = mat @ im2col(data)`` over every position of a grid, one block of images
+    at a time, with all views built once: calling it is only the copies and matmuls.
+
+    data: (C, grid.size), the input with zero padding; the window is k x k with
+    ``padding`` (stride 1; the grid's phases as ``conv_grid`` allows). cols: (R, width)
+    with R >= C*k*k; rows beyond C*k*k are left as they are (e.g. ones meeting the bias
+    column of ``mat``). With ``width == grid.body`` every block keeps its columns (the
+    whole unfolded batch stays for the weight gradient); otherwise cols is scratch for
+    ``width // S`` images. out: (M, grid.size); position q of the body is column
+    ``margin + q``. Columns are ordered (phase plane, image, row, column) as the body.
+    """
+
+    def __init__(self, data: np.ndarray, grid: Grid, k: int, padding: int,
+                 cols: np.ndarray, out: np.ndarray) -> None:
+        self.refs = (data, cols, out)  # the views below point into these
+        g, S, s = grid, grid.S, grid.phases
+        whole = cols.shape[1] == g.body
+        step = block_images(cols.shape[0], S) if whole else cols.shape[1] // S
+        self.blocks = []
+        for plane in range(s * s):
+            for a in range(0, g.N, step):
+                n = min(step, g.N - a)
+                q0 = (plane * g.N + a) * S  # first position of the block in the body
+                c0 = q0 if whole else 0
+                block = cols[:, c0:c0 + n * S]
+                copies = _unfold_copies(data, g, k, padding, plane, q0, block)
+                self.blocks.append((copies, block, out[:, g.margin + q0:g.margin + q0 + n * S]))
+
+    def __call__(self, mat: np.ndarray) -> None:
+        """mat: (M, R)."""
+        for copies, block, out in self.blocks:
+            for dst, src in copies:
+                np.copyto(dst, src)
+            np.matmul(mat, block, out=out)
+
+
+def _unfold_copies(data: np.ndarray, g: Grid, k: int, p: int, plane: int, q0: int,
+                   block: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(destination, source) views that fill block[:C*k*k]: the im2col rows (c, i, j) of
+    the positions q0 .. q0 + L of output plane ``plane`` (L = block width).
+
+    Output pixel (h, w) of phase (a, b) reads input pixel (h + i - p, w + j - p): on
+    input phase ((a + i - p) % s, ...) at a row shift of (a + i - p) // s. The kernel
+    rows i with the same input phase form a step-s progression whose shifts step by 1,
+    so one strided view per input phase covers them: s*s copies per block (one if s=1).
+    """
+    s, C, L = g.phases, data.shape[0], block.shape[1]
+    assert data.strides[1] == data.itemsize, "grid rows must be contiguous"
+    a, b = divmod(plane, s)
+    rows = block[:C * k * k].reshape(C, k, k, L)
+    item, copies = data.itemsize, []
+    for a2 in range(s):
+        i0 = (a2 - a + p) % s  # first kernel row reading input phase a2
+        di = (a + i0 - p - a2) // s  # its row shift
+        for b2 in range(s):
+            j0 = (b2 - b + p) % s
+            dj = (b + j0 - p - b2) // s
+            ni, nj = len(range(i0, k, s)), len(range(j0, k, s))
+            if not ni or not nj:
+                continue
+            start = g.margin + q0 + (a2 * s + b2 - plane) * g.N * g.S + di * g.Wq + dj
+            last = start + (ni - 1) * g.Wq + nj - 1 + L - 1
+            assert 0 <= start and last < data.shape[1], "window runs off the grid"
+            src = as_strided(data[:, start:], shape=(C, ni, nj, L),
+                             strides=(data.strides[0], g.Wq * item, item, item),
+                             writeable=False)
+            copies.append((rows[:, i0::s, j0::s], src))
+    return copies

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .layers import AvgPool2D, Conv2D, Flatten, Layer, Linear, ReLU
+from .layers import AvgPool2D, Conv2D, Flatten, Layer, Linear, Planes, ReLU
 
 
 class Sequential:
@@ -48,6 +48,7 @@ class Sequential:
         self._first = weighted[0] if weighted else len(self.layers)
         if weighted:
             self.layers[self._first].needs_dx = False
+        _link(self.layers)
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         """x: (N, C, H, W) -> scores: (N, K), a fresh array."""
@@ -55,7 +56,7 @@ class Sequential:
         h = np.ascontiguousarray(x.transpose(1, 0, 2, 3))  # (C, N, H, W); free when C = 1
         for layer in self.layers:
             h = layer.fwd(h, train)
-        return np.array(h, copy=True)
+        return h.dense() if isinstance(h, Planes) else np.array(h, copy=True)
 
     def backward(self, dscores: np.ndarray) -> None:
         """dscores: (N, K) -> fills ``grads`` (the layers' views into it)."""
@@ -94,6 +95,21 @@ class Sequential:
     def __repr__(self) -> str:
         inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)  # {count_params(self)} parameters"
+
+
+def _link(layers: list[Layer]) -> None:
+    """Tell each layer its consumer, so that it can write its output in the layout the
+    next one reads (``Layer.input_grid``); and when the first layer is a convolution
+    followed by ReLU and 2x2 average pooling, have it compute phase planes (pooling
+    them is a sum of planes) padded enough to serve the convolution after the pooling.
+    """
+    for layer, nxt in zip(layers, [*layers[1:], None], strict=True):
+        layer.consumer = nxt
+    if (len(layers) >= 3 and isinstance(layers[0], Conv2D) and isinstance(layers[1], ReLU)
+            and isinstance(layers[2], AvgPool2D)
+            and (layers[2].k, layers[2].stride, layers[2].padding) == (2, 2, 0)):
+        after = layers[3] if len(layers) > 3 else None
+        layers[0].phase_pad = after.padding if isinstance(after, Conv2D) else 0
 
 
 class DataParallel:
