@@ -240,40 +240,72 @@ def conv_grid(N: int, H: int, W: int, k: int, padding: int, phases: int = 1,
 
 
 class GridConv:
-    """``out = mat @ im2col(data)`` over every position of a grid, one block of images
-    at a time, with all views built once: calling it is only the copies and matmuls.
+    """im2col over every position of a grid, one block of images at a time, with all
+    views built once: running it is only the block copies and the matmuls.
 
     data: (C, grid.size), the input with zero padding; the window is k x k with
-    ``padding`` (stride 1; the grid's phases as ``conv_grid`` allows). cols: (R, width)
-    with R >= C*k*k; rows beyond C*k*k are left as they are (e.g. ones meeting the bias
-    column of ``mat``). With ``width == grid.body`` every block keeps its columns (the
-    whole unfolded batch stays for the weight gradient); otherwise cols is scratch for
-    ``width // S`` images. out: (M, grid.size); position q of the body is column
-    ``margin + q``. Columns are ordered (phase plane, image, row, column) as the body.
+    ``padding`` (stride 1; the grid's phases as ``conv_grid`` allows). cols: (R, P*B*S)
+    scratch for blocks of B images, P = phases**2 planes (S = grid.S): a block's columns
+    are its images' positions on plane 0, then on plane 1, ...; rows (c, i, j) < C*k*k
+    are the unfolded block, rows beyond are left as they are (e.g. ones meeting the
+    bias column of a weight matrix). Block i covers images ``blocks[i][2:4]``.
     """
 
     def __init__(self, data: np.ndarray, grid: Grid, k: int, padding: int,
-                 cols: np.ndarray, out: np.ndarray) -> None:
-        self.refs = (data, cols, out)  # the views below point into these
-        g, S, s = grid, grid.S, grid.phases
-        whole = cols.shape[1] == g.body
-        step = block_images(cols.shape[0], S) if whole else cols.shape[1] // S
-        self.blocks = []
-        for plane in range(s * s):
-            for a in range(0, g.N, step):
-                n = min(step, g.N - a)
-                q0 = (plane * g.N + a) * S  # first position of the block in the body
-                c0 = q0 if whole else 0
-                block = cols[:, c0:c0 + n * S]
-                copies = _unfold_copies(data, g, k, padding, plane, q0, block)
-                self.blocks.append((copies, block, out[:, g.margin + q0:g.margin + q0 + n * S]))
+                 cols: np.ndarray) -> None:
+        self.refs = (data, cols)  # the views below point into these
+        g, S, P = grid, grid.S, grid.phases ** 2
+        step = cols.shape[1] // (P * S)
+        self.grid, self.blocks = g, []
+        for a in range(0, g.N, step):
+            b = min(g.N, a + step)
+            L = (b - a) * S
+            block = cols[:, :P * L]
+            copies = [c for plane in range(P) for c in _unfold_copies(
+                data, g, k, padding, plane, (plane * g.N + a) * S, block[:, plane * L:][:, :L])]
+            self.blocks.append((copies, block, a, b))
 
-    def __call__(self, mat: np.ndarray) -> None:
-        """mat: (M, R)."""
-        for copies, block, out in self.blocks:
-            for dst, src in copies:
-                np.copyto(dst, src)
-            np.matmul(mat, block, out=out)
+    def unfold(self, i: int) -> tuple[np.ndarray, int, int]:
+        """Fill the columns of block i: (cols view, its first and end image)."""
+        copies, block, a, b = self.blocks[i]
+        for dst, src in copies:
+            np.copyto(dst, src)
+        return block, a, b
+
+    def columns(self, a: int, b: int) -> slice:
+        """The grid columns of images a..b on one plane (phases = 1: all of theirs)."""
+        g = self.grid
+        return slice(g.margin + a * g.S, g.margin + b * g.S)
+
+    def forward(self, mat: np.ndarray, out: np.ndarray) -> None:
+        """out[:, body] = mat @ im2col(data); mat: (M, R), out: (M, grid.size).
+        One plane per image (the output of a block is then contiguous)."""
+        assert self.grid.phases == 1
+        for i in range(len(self.blocks)):
+            block, a, b = self.unfold(i)
+            np.matmul(mat, block, out=out[:, self.columns(a, b)])
+
+
+def grid_conv_backward(x: GridConv, dout: np.ndarray, g_t: np.ndarray, tmp: np.ndarray,
+                       d: GridConv | None = None, w_rot: np.ndarray | None = None,
+                       dx: np.ndarray | None = None) -> None:
+    """Both gradients of a grid convolution (one plane per image), block by block (each
+    block's columns are unfolded again rather than kept: they stay in cache, the whole
+    batch's would not).
+
+    x: the forward's ``GridConv``; dout: (F, size) on the same grid, zero on its
+    padding; g_t: (R, F) receives ``cols @ dout.T`` (tmp: same shape, scratch). With d
+    (the unfolding of dout by the rotated window, same blocks), w_rot: (C, F*k*k) and
+    dx: (C, size): ``dx = w_rot @ im2col(dout)`` too.
+    """
+    for i in range(len(x.blocks)):
+        block, a, b = x.unfold(i)
+        cols = x.columns(a, b)
+        np.matmul(block, dout[:, cols].T, out=tmp if i else g_t)
+        if i:
+            g_t += tmp
+        if d is not None:
+            np.matmul(w_rot, d.unfold(i)[0], out=dx[:, cols])
 
 
 def _unfold_copies(data: np.ndarray, g: Grid, k: int, p: int, plane: int, q0: int,

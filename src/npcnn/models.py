@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .layers import AvgPool2D, Conv2D, Flatten, Layer, Linear, Planes, ReLU
+from .layers import AvgPool2D, Conv2D, ConvReLUPool, Flatten, Layer, Linear, Planes, ReLU
 
 
 class Sequential:
@@ -45,24 +45,27 @@ class Sequential:
             offset += n
         self.decay_mask = (np.concatenate(masks) if masks else np.zeros(0)).astype(self.dtype)
         weighted = [i for i, n in enumerate(sizes) if n]
-        self._first = weighted[0] if weighted else len(self.layers)
+        first = weighted[0] if weighted else len(self.layers)
         if weighted:
-            self.layers[self._first].needs_dx = False
-        _link(self.layers)
+            self.layers[first].needs_dx = False
+        self._steps = _steps(self.layers)
+        # Backward stops at the first layer with weights (a fused first stage holds it).
+        fused = len(self._steps) < len(self.layers)
+        self._back = self._steps[::-1] if fused else self.layers[first:][::-1]
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         """x: (N, C, H, W) -> scores: (N, K), a fresh array."""
         x = np.asarray(x, dtype=self.dtype)
         h = np.ascontiguousarray(x.transpose(1, 0, 2, 3))  # (C, N, H, W); free when C = 1
-        for layer in self.layers:
-            h = layer.fwd(h, train)
+        for step in self._steps:
+            h = step.fwd(h, train)
         return h.dense() if isinstance(h, Planes) else np.array(h, copy=True)
 
     def backward(self, dscores: np.ndarray) -> None:
         """dscores: (N, K) -> fills ``grads`` (the layers' views into it)."""
         d = np.ascontiguousarray(dscores, dtype=self.dtype)
-        for layer in reversed(self.layers[self._first:]):
-            d = layer.bwd(d)
+        for step in self._back:
+            d = step.bwd(d)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x, train=False)
@@ -97,19 +100,18 @@ class Sequential:
         return f"Sequential(\n{inner}\n)  # {count_params(self)} parameters"
 
 
-def _link(layers: list[Layer]) -> None:
-    """Tell each layer its consumer, so that it can write its output in the layout the
-    next one reads (``Layer.input_grid``); and when the first layer is a convolution
-    followed by ReLU and 2x2 average pooling, have it compute phase planes (pooling
-    them is a sum of planes) padded enough to serve the convolution after the pooling.
-    """
+def _steps(layers: list[Layer]) -> list[Layer]:
+    """What ``forward`` runs: the layers, the first three as one ``ConvReLUPool`` stage
+    when they fit it. Each step learns its consumer, so that it can write its output in
+    the layout the next one reads (``Layer.input_grid``)."""
+    steps = list(layers)
+    if ConvReLUPool.fits(layers):
+        steps[:3] = [ConvReLUPool(*layers[:3])]
     for layer, nxt in zip(layers, [*layers[1:], None], strict=True):
         layer.consumer = nxt
-    if (len(layers) >= 3 and isinstance(layers[0], Conv2D) and isinstance(layers[1], ReLU)
-            and isinstance(layers[2], AvgPool2D)
-            and (layers[2].k, layers[2].stride, layers[2].padding) == (2, 2, 0)):
-        after = layers[3] if len(layers) > 3 else None
-        layers[0].phase_pad = after.padding if isinstance(after, Conv2D) else 0
+    for step, nxt in zip(steps, [*steps[1:], None], strict=True):
+        step.consumer = nxt
+    return steps
 
 
 class DataParallel:
