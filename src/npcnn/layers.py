@@ -500,8 +500,8 @@ class MaxPool2D(_Pool):
         self._idx, self._shape = idx, x.shape
         return np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
 
-    def bwd(self, dout: np.ndarray) -> np.ndarray:
-        k = self.k
+    def bwd(self, dout: np.ndarray | Planes) -> np.ndarray:
+        k, dout = self.k, _dense(dout)
         return self._scatter(lambda i, j: dout * (self._idx == i * k + j),
                              self._shape, dout.dtype)
 
@@ -553,8 +553,8 @@ class Sigmoid(Layer):
         self._y = y
         return y
 
-    def bwd(self, dout: np.ndarray) -> np.ndarray:
-        return dout * self._y * (1 - self._y)
+    def bwd(self, dout: np.ndarray | Planes) -> np.ndarray:
+        return _dense(dout) * self._y * (1 - self._y)
 
 
 class ConvReLUPool(Layer):
@@ -714,8 +714,9 @@ class Flatten(Layer):
         np.copyto(y, _dense(x).transpose(1, 0, 2, 3))
         return y.reshape(N, C * H * W)
 
-    def bwd(self, dout: np.ndarray) -> np.ndarray:
+    def bwd(self, dout: np.ndarray | Planes) -> np.ndarray:
         C, N, H, W = self._shape
+        dout = _dense(dout)
         dx = self._buf("dx", (C, N, H, W), dout.dtype)
         np.copyto(dx, dout.reshape(N, C, H, W).transpose(1, 0, 2, 3))
         return dx
