@@ -464,12 +464,8 @@ class AvgPool2D(_Pool):
         # faster than a reduction over two axes of a 6-D view (measured).
         rows = self._buf("rows", (C, N, H // k, W), x.dtype)
         x5 = x.reshape(C, N, H // k, k, W)
-        np.copyto(rows, x5[:, :, :, 0])
-        for i in range(1, k):
-            rows += x5[:, :, :, i]
-        np.copyto(y, rows[..., 0::k])
-        for j in range(1, k):
-            y += rows[..., j::k]
+        _sum_into(rows, [x5[:, :, :, i] for i in range(k)])
+        _sum_into(y, [rows[..., j::k] for j in range(k)])
 
     def _fwd_windows(self, x: np.ndarray) -> np.ndarray:
         """Overlapping or padded windows: x (C, N, H, W) dense -> (C, N, H', W')."""
@@ -481,6 +477,16 @@ class AvgPool2D(_Pool):
         np.sum(win[:, :, ::s, ::s], axis=(4, 5), out=y)
         y *= 1.0 / (k * k)
         return y
+
+
+def _sum_into(out: np.ndarray, parts: list[np.ndarray]) -> None:
+    """out = the sum of parts, in order, with no separate copy of the first."""
+    if len(parts) == 1:
+        np.copyto(out, parts[0])
+        return
+    np.add(parts[0], parts[1], out=out)
+    for part in parts[2:]:
+        out += part
 
 
 class MaxPool2D(_Pool):
