@@ -19,9 +19,11 @@ class Sequential:
     """Layers applied in order.
 
     ``forward(x)``: x (N, C, H, W) -> scores (N, K). The activations travel channel-major,
-    (C, N, H, W), between spatial layers (see ``npcnn.layers``); Flatten turns them back
-    to (N, D). ``backward(dscores)`` fills ``grads``; it stops at the first layer with
-    weights, whose input gradient nobody needs.
+    (C, N, H, W), between spatial layers, as ``Planes`` on a convolution's grid where
+    both sides use one (see ``npcnn.layers``); Flatten turns them back to (N, D). A
+    first Conv2D -> ReLU -> 2x2 AvgPool2D runs as one fused step (``ConvReLUPool``).
+    ``backward(dscores)`` fills ``grads``; it stops at the first layer with weights,
+    whose input gradient nobody needs.
 
     Attributes:
         layers: the layers.
