@@ -73,9 +73,11 @@ def im2col_cm(xp: np.ndarray, k: int, stride: int, out: np.ndarray | None = None
     return out
 
 
-# Images per block in ``conv_cm``: enough for ~1 MiB of float32 columns, which stay in
-# cache between being written and being read by the matmul (~15-25% faster than
-# unfolding the whole batch first, measured at C=4 and C=16).
+# Images per block in ``conv_cm`` and ``GridConv``: enough for ~1 MiB of float32
+# columns, which stay in cache between being written and being read by the matmul
+# (~15-25% faster than unfolding the whole batch first, measured at C=4 and C=16; on
+# grids 2^17..2^20 are within a few %, and the backward unfolds each block again
+# rather than keeping the whole batch's columns).
 BLOCK_FLOATS = 1 << 18
 
 
