@@ -122,6 +122,21 @@ def test_the_seed_network_runs_its_first_layers_as_one_stage():
     assert twin._steps[0] is not m._steps[0] and twin._steps[0].conv is twin.layers[0]
 
 
+def test_copies_and_pickles_carry_parameters_not_work_buffers():
+    import copy
+    import pickle
+
+    m = seed_cnn(channels=8, seed=1)
+    x = np.random.default_rng(0).random((20, 1, 28, 28), dtype=np.float32)
+    loss = SoftmaxCrossEntropyLoss()
+    loss.forward(m.forward(x), np.arange(20) % 10)
+    m.backward(loss.backward())
+    blob = pickle.dumps(m)
+    assert len(blob) < 4 * m.params.nbytes + 100_000  # no per-batch buffers in it
+    for twin in (pickle.loads(blob), copy.deepcopy(m)):
+        np.testing.assert_array_equal(twin.forward(x, train=False), m.forward(x, train=False))
+
+
 def test_model_forward_matches_layer_by_layer_public_api():
     m = seed_cnn(channels=3, seed=2, dtype=np.float64)
     x = np.random.default_rng(1).random((4, 1, 28, 28))

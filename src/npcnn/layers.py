@@ -122,6 +122,12 @@ class Layer:
         """The grid this layer wants a (C, N, H, W) input in; None: a dense array."""
         return None
 
+    def __getstate__(self) -> dict:
+        # Copies and pickles carry parameters and settings, not the work arrays and
+        # prepared convolutions (views into them) or the forward's cache: the next
+        # forward rebuilds those.
+        return {**self.__dict__, "_bufs": {}, "_cache": None}
+
     def _buf(self, name: str, shape: tuple, dtype, fill: float | None = None) -> np.ndarray:
         """A work array reused across batches of the same shape (``fill`` on creation)."""
         return self._cached((name, shape, np.dtype(dtype).str), lambda: (
