@@ -132,8 +132,9 @@ def test_copies_and_pickles_carry_parameters_not_work_buffers():
     loss.forward(m.forward(x), np.arange(20) % 10)
     m.backward(loss.backward())
     blob = pickle.dumps(m)
-    assert len(blob) < 4 * m.params.nbytes + 100_000  # no per-batch buffers in it
+    assert len(blob) < 1_000_000  # with the work buffers of this batch: ~7 MB
     for twin in (pickle.loads(blob), copy.deepcopy(m)):
+        assert all(not layer._bufs for layer in twin._steps)
         np.testing.assert_array_equal(twin.forward(x, train=False), m.forward(x, train=False))
 
 
