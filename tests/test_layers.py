@@ -16,8 +16,18 @@ import pytest
 
 from npcnn import reference as ref
 from npcnn.gradcheck import numerical_gradient, rel_error
-from npcnn.im2col import col2im, im2col, out_size
-from npcnn.layers import AvgPool2D, Conv2D, Flatten, Linear, MaxPool2D, ReLU, Sigmoid
+from npcnn.im2col import Grid, GridConv, col2im, conv_grid, im2col, out_size
+from npcnn.layers import (
+    AvgPool2D,
+    Conv2D,
+    ConvReLUPool,
+    Flatten,
+    Linear,
+    MaxPool2D,
+    Planes,
+    ReLU,
+    Sigmoid,
+)
 
 GRAD_TOL = 1e-7
 REF_TOL = 1e-10
@@ -219,3 +229,133 @@ def test_against_pytorch_when_installed():
         assert rel_error(conv.backward(dout), xt.grad.numpy()) < REF_TOL
         assert rel_error(conv.grads["W"], Wt.grad.numpy()) < REF_TOL
         assert rel_error(conv.grads["b"], bt.grad.numpy()) < REF_TOL
+
+
+# -- grids: flat layouts with shared zero pads -----------------------------------------
+
+
+@pytest.mark.parametrize("H,W,pad,phases,margin", [(5, 7, 1, 1, 9), (6, 4, 2, 2, 0),
+                                                    (8, 8, 1, 2, 11), (3, 3, 0, 1, 0)])
+def test_grid_layout_matches_the_loop_reference(H, W, pad, phases, margin):
+    rng = np.random.default_rng(H * W + pad)
+    x = rng.normal(size=(3, 2, H, W))
+    g = Grid(3, H, W, pad, phases, margin)
+    data = np.full((2, g.size), 0.0)
+    g.put(data, x.transpose(1, 0, 2, 3))
+    want, Wq, S = ref.to_grid(x, pad, phases, margin)
+    assert (g.Wq, g.S) == (Wq, S)
+    np.testing.assert_array_equal(data, want)
+    np.testing.assert_array_equal(g.get(data), x.transpose(1, 0, 2, 3))
+    ones = ref.to_grid(np.ones_like(x[:, :1]), pad, phases, margin)[0][0]
+    # 1/4 on pixels, 0 on the padding, over the body
+    np.testing.assert_array_equal(g.mask(0.25, np.float64), 0.25 * ones[margin:g.size - margin])
+
+
+@pytest.mark.parametrize("N,C,H,W,k,p,phases,block", [
+    (3, 2, 6, 5, 3, 1, 1, 2), (2, 3, 7, 9, 3, 0, 1, 1), (2, 2, 5, 6, 3, 2, 1, 3),
+    (2, 1, 6, 6, 1, 0, 1, 2), (3, 1, 8, 6, 3, 1, 2, 2), (2, 2, 8, 8, 5, 2, 2, 1),
+    (2, 1, 8, 8, 7, 3, 2, 2)])
+def test_grid_unfolding_matches_the_references(N, C, H, W, k, p, phases, block):
+    """Block by block, the grid's im2col equals the loop version at every position, and
+    at every pixel it is the window ``im2col`` takes."""
+    rng = np.random.default_rng(N + C + H + W + k + p)
+    x = rng.normal(size=(N, C, H, W))
+    g = conv_grid(N, H, W, k, p, phases)
+    data = np.zeros((C, g.size))
+    g.put(data, x.transpose(1, 0, 2, 3))
+    P = phases ** 2
+    cols = np.full((C * k * k + 1, P * block * g.S), 7.0)
+    unf = GridConv(data, g, k, p, cols)
+    got = np.empty((C * k * k, g.body))
+    for i in range(len(unf.blocks)):
+        blk, a, b = unf.unfold(i)
+        L = (b - a) * g.S
+        for plane in range(P):  # a block holds its images' positions plane by plane
+            got[:, (plane * N + a) * g.S:(plane * N + b) * g.S] = \
+                blk[:-1, plane * L:(plane + 1) * L]
+    assert (cols[-1] == 7.0).all(), "rows beyond C*k*k are left alone"
+    np.testing.assert_array_equal(got, ref.im2col_grid(data, N, g.Wq, g.S, k, p, phases,
+                                                       g.margin))
+    # output pixel (n, h, w) sits where an input pixel (n, h, w) would
+    Ho, Wo, sp = H + 2 * p - k + 1, W + 2 * p - k + 1, phases
+    want = ref.im2col(x, k, 1, p)  # columns (n, h, w)
+    for n in range(N):
+        for h in range(Ho):
+            for w in range(Wo):
+                q = ((h % sp * sp + w % sp) * N + n) * g.S + h // sp * g.Wq + w // sp
+                np.testing.assert_array_equal(got[:, q], want[:, (n * Ho + h) * Wo + w])
+
+
+def test_layers_pass_planes_and_write_into_the_next_grid():
+    """Conv -> ReLU -> AvgPool -> Conv inside a chain: the pooling writes the pixels of
+    the grid the second convolution reads (no copy), and each gradient comes back on the
+    grid of its layer's input; the numbers are those of the loop references."""
+    rng = np.random.default_rng(11)
+    c1, relu, pool = _conv(rng, 2, 3, 3, 1, 1), ReLU(), AvgPool2D(2)
+    c2 = _conv(rng, 3, 2, 3, 1, 1)
+    c1.consumer, relu.consumer, pool.consumer = relu, pool, c2
+    x = rng.normal(size=(2, 2, 8, 6))
+    h1 = c1.fwd(x.transpose(1, 0, 2, 3))
+    assert isinstance(h1, Planes) and not h1.zeros
+    h2 = pool.fwd(relu.fwd(h1))
+    assert isinstance(h2, Planes) and h2.zeros and h2.grid == c2.input_grid(2, 4, 3)
+    y = c2.fwd(h2)
+    assert c2._bufs.get(("xg", (3, h2.grid.size), h2.dtype.str)) is None, "no copy"
+    z1 = ref.conv2d_forward(x, c1.params["W"], c1.params["b"], 1, 1)
+    p1 = ref.avgpool2d_forward(ref.relu_forward(z1), 2)
+    z2 = ref.conv2d_forward(p1, c2.params["W"], c2.params["b"], 1, 1)
+    assert rel_error(y.dense().transpose(1, 0, 2, 3), z2) < REF_TOL
+    dout = rng.normal(size=z2.shape)
+    d = c2.bwd(dout.transpose(1, 0, 2, 3))
+    assert isinstance(d, Planes) and d.grid == h2.grid
+    dx = c1.bwd(relu.bwd(pool.bwd(d)))
+    dp1, dW2, db2 = ref.conv2d_backward(dout, p1, c2.params["W"], 1, 1)
+    dz1 = ref.relu_backward(ref.avgpool2d_backward(dp1, z1.shape, 2), z1)
+    rdx, rdW1, _ = ref.conv2d_backward(dz1, x, c1.params["W"], 1, 1)
+    assert rel_error(c2.grads["W"], dW2) < REF_TOL and rel_error(c2.grads["b"], db2) < REF_TOL
+    assert rel_error(c1.grads["W"], rdW1) < REF_TOL
+    assert rel_error(dx.dense().transpose(1, 0, 2, 3), rdx) < REF_TOL
+
+
+def test_relu_takes_a_dense_gradient_for_a_grid_output():
+    rng = np.random.default_rng(12)
+    conv, relu = _conv(rng, 1, 2, 3, 1, 1), ReLU()
+    x = rng.normal(size=(2, 1, 5, 4))
+    z = conv.fwd(x.transpose(1, 0, 2, 3))
+    zd = z.dense()
+    relu.fwd(z)
+    dout = rng.normal(size=zd.shape)
+    d = relu.bwd(dout)  # e.g. from a MaxPool2D, which takes dense arrays
+    assert isinstance(d, Planes) and d.zeros
+    np.testing.assert_array_equal(d.dense(), ref.relu_backward(dout, zd))
+
+
+@pytest.mark.parametrize("N,C,F,H,W,k,nxt", [
+    (3, 1, 4, 8, 6, 3, "conv"), (2, 2, 3, 8, 8, 5, "conv"), (2, 1, 2, 8, 8, 7, None),
+    (2, 1, 3, 8, 8, 3, "flat"), (2, 2, 2, 7, 6, 3, "conv")])
+def test_conv_relu_pool_stage_matches_the_loop_reference(N, C, F, H, W, k, nxt):
+    """The fused stage (phase planes, blocks of images, the convolution kept or computed
+    again in backward) against the three loop references, for each kind of consumer;
+    odd H falls back to the three layers."""
+    rng = np.random.default_rng(N * C * F + k)
+    conv = _conv(rng, C, F, k, 1, k // 2)
+    conv.needs_dx = False
+    stage = ConvReLUPool(conv, ReLU(), AvgPool2D(2))
+    if nxt == "conv":
+        stage.consumer = stage.pool.consumer = _conv(rng, F, 2, 3, 1, 1)
+    elif nxt == "flat":
+        stage.consumer = stage.pool.consumer = Flatten()
+    x = rng.normal(size=(N, C, H, W))
+    Wt, b = conv.params["W"].copy(), conv.params["b"].copy()
+    want = ref.conv_relu_pool_forward(x, Wt, b, k // 2)
+    dout = rng.normal(size=want.shape)
+    rdW, rdb = ref.conv_relu_pool_backward(dout, x, Wt, b, k // 2)
+    for block, keep in ((1 << 20, 1 << 30), (1500, 0)):  # one block, kept; many, again
+        stage.BLOCK_FLOATS, stage.KEEP_FLOATS = block, keep
+        y = stage.fwd(x.transpose(1, 0, 2, 3))
+        got = y.dense() if isinstance(y, Planes) else y
+        assert rel_error(got.transpose(1, 0, 2, 3), want) < REF_TOL
+        assert isinstance(y, Planes) == (nxt == "conv" and H % 2 == 0)
+        assert stage.bwd(dout.transpose(1, 0, 2, 3)) is None
+        assert rel_error(conv.grads["W"], rdW) < REF_TOL
+        assert rel_error(conv.grads["b"], rdb) < REF_TOL

@@ -71,6 +71,73 @@ def test_whole_network_gradient(make):
     assert rel_error(analytic[idx], num) < 1e-6
 
 
+def _mixed(dtype=np.float64):
+    """Layers that take grids (Planes) next to layers that take dense arrays."""
+    from npcnn.layers import AvgPool2D, Flatten, MaxPool2D, ReLU, Sigmoid
+    from npcnn.models import Sequential
+
+    rng = np.random.default_rng(4)
+    return Sequential([
+        Conv2D(1, 2, 3, padding=1, init_std=0.5, rng=rng, dtype=dtype), ReLU(), MaxPool2D(2),
+        Conv2D(2, 3, 5, padding=2, init_std=0.5, rng=rng, dtype=dtype), Sigmoid(),
+        AvgPool2D(2), Conv2D(3, 2, 3, stride=2, padding=1, init_std=0.5, rng=rng, dtype=dtype),
+        ReLU(), Flatten(), Linear(2 * 4 * 4, 10, init_std=0.3, rng=rng, dtype=dtype),
+    ], dtype=dtype)
+
+
+def test_mixed_layouts_network_gradient_and_public_api():
+    """Grid and dense layers mixed (MaxPool2D and Sigmoid take dense arrays, a stride-2
+    convolution does not run on a grid): the flat gradient still matches numerical
+    differentiation, and the forward equals the layers' public API one by one."""
+    rng = np.random.default_rng(0)
+    model = _mixed()
+    model.params[...] += rng.normal(scale=0.05, size=model.params.shape)
+    x = rng.random((3, 1, 28, 28))
+    y = np.array([1, 7, 3])
+    h = x
+    for layer in model.layers:
+        h = layer.forward(h)
+    assert rel_error(model.forward(x), h) < 1e-12
+    loss = SoftmaxCrossEntropyLoss()
+    loss.forward(model.forward(x), y)
+    model.backward(loss.backward())
+    analytic = model.grads.copy()
+    idx = rng.choice(model.params.size, size=40, replace=False)
+    sub = model.params[idx].copy()
+
+    def f(v):
+        model.params[idx] = v
+        return loss.forward(model.forward(x, train=False), y)
+
+    assert rel_error(analytic[idx], numerical_gradient(f, sub, 1.0)) < 1e-6
+
+
+def test_the_seed_network_runs_its_first_layers_as_one_stage():
+    from npcnn.layers import ConvReLUPool
+
+    m = seed_cnn(channels=3)
+    assert isinstance(m._steps[0], ConvReLUPool) and len(m._steps) == len(m.layers) - 2
+    assert m._steps[0].conv is m.layers[0] and m._steps[1] is m.layers[3]
+    twin = m.replica()  # its own stage, on its own layers
+    assert twin._steps[0] is not m._steps[0] and twin._steps[0].conv is twin.layers[0]
+
+
+def test_copies_and_pickles_carry_parameters_not_work_buffers():
+    import copy
+    import pickle
+
+    m = seed_cnn(channels=8, seed=1)
+    x = np.random.default_rng(0).random((20, 1, 28, 28), dtype=np.float32)
+    loss = SoftmaxCrossEntropyLoss()
+    loss.forward(m.forward(x), np.arange(20) % 10)
+    m.backward(loss.backward())
+    blob = pickle.dumps(m)
+    assert len(blob) < 1_000_000  # with the work buffers of this batch: ~7 MB
+    for twin in (pickle.loads(blob), copy.deepcopy(m)):
+        assert all(not layer._bufs for layer in twin._steps)
+        np.testing.assert_array_equal(twin.forward(x, train=False), m.forward(x, train=False))
+
+
 def test_model_forward_matches_layer_by_layer_public_api():
     m = seed_cnn(channels=3, seed=2, dtype=np.float64)
     x = np.random.default_rng(1).random((4, 1, 28, 28))

@@ -11,6 +11,12 @@
   (``npcnn.reference``) vs PyTorch;
 * peak memory (max RSS) of each measuring process.
 
+Thread counts: ``--threads 1 2`` gives both libraries the same count (npcnn: its batch
+split run on that many threads, BLAS at one thread; PyTorch: ``torch.set_num_threads``).
+``--defaults`` instead runs each library as a user gets it: npcnn with
+``TrainConfig(threads=0)`` (``npcnn.threads.auto_threads``), PyTorch with its own default
+``torch.get_num_threads()``, and no thread variables in either child's environment.
+
 Every measurement runs in its own child process so thread settings (which OpenBLAS and
 PyTorch read at start-up) and peak memory are per measurement, and the measurements run
 one after another, never at once. Times are medians. PyTorch is optional (``bench``
@@ -26,7 +32,7 @@ import subprocess
 import sys
 import time
 
-from npcnn.environment import machine, torch_available
+from npcnn.environment import cpu, machine, torch_available
 from npcnn.threads import BLAS_VARS
 
 
@@ -38,6 +44,8 @@ def _load():
 
 
 def _npcnn_epochs(channels: int, epochs: int, threads: int) -> dict:
+    """threads: as ``TrainConfig.threads`` (0: npcnn's default, auto)."""
+    from npcnn import threads as npcnn_threads
     from npcnn.config import TrainConfig
     from npcnn.trainer import evaluate, train
 
@@ -52,17 +60,20 @@ def _npcnn_epochs(channels: int, epochs: int, threads: int) -> dict:
         evaluate(result.model, get_loss("softmax"), data[2], data[3], cfg.eval_batch_size)
         t.append(time.perf_counter() - t0)
     return {"epoch_s": [e["seconds"] for e in result.epochs], "eval10k_s": t,
-            "test_acc": result.final_test_acc}
+            "test_acc": result.final_test_acc, "threads": npcnn_threads.resolve(cfg),
+            "chunks": npcnn_threads.batch_chunks(cfg)}
 
 
 def _torch_epochs(channels: int, epochs: int, threads: int) -> dict:
+    """threads: for ``torch.set_num_threads``; 0 keeps PyTorch's default."""
     import numpy as np
     import torch
 
     from npcnn.data import split
     from npcnn.models import seed_cnn
 
-    torch.set_num_threads(threads)
+    if threads:
+        torch.set_num_threads(threads)
     x_train, y_train, x_test, y_test = _load()
     x_tr, y_tr, x_val, y_val = split(x_train, y_train)
     C = channels
@@ -110,7 +121,8 @@ def _torch_epochs(channels: int, epochs: int, threads: int) -> dict:
         t0 = time.perf_counter()
         evaluate(*evalsets[1])
         t.append(time.perf_counter() - t0)
-    return {"epoch_s": times, "eval10k_s": t, "test_acc": acc}
+    return {"epoch_s": times, "eval10k_s": t, "test_acc": acc,
+            "threads": torch.get_num_threads()}
 
 
 def _layers(channels: int, batch: int, naive_batch: int, threads: int) -> dict:
@@ -206,10 +218,15 @@ def _child() -> None:
 
 
 # -- parent side -----------------------------------------------------------------------
-def run_job(kind: str, blas_threads: int = 1, **job) -> dict:
-    """Run one measurement in a fresh interpreter; returns its JSON result."""
+def run_job(kind: str, blas_threads: int | None = 1, **job) -> dict:
+    """Run one measurement in a fresh interpreter; returns its JSON result.
+    ``blas_threads``: the BLAS/OpenMP thread variables for the child; None removes them,
+    so that each library picks its own default."""
     env = dict(os.environ, TQDM_DISABLE="1")
-    env.update({v: str(blas_threads) for v in BLAS_VARS})
+    for v in BLAS_VARS:
+        env.pop(v, None)
+    if blas_threads is not None:
+        env.update({v: str(blas_threads) for v in BLAS_VARS})
     code = "from npcnn.bench import _child; _child()"
     proc = subprocess.run([sys.executable, "-c", code, json.dumps({"kind": kind, **job})],
                           env=env, capture_output=True, text=True)
@@ -220,23 +237,31 @@ def run_job(kind: str, blas_threads: int = 1, **job) -> dict:
 
 def epoch_table(channels=(4, 16), epochs: int = 3, threads=(1,), use_torch=True,
                 log=print) -> list[dict]:
-    """Median seconds per epoch (train + eval of 15k images) and 10k-image evaluation."""
+    """Median seconds per epoch (train + eval of 15k images) and 10k-image evaluation.
+
+    A thread count of 0 means both libraries' defaults (see the module docstring); the
+    row then also says which thread counts (and npcnn batch parts) those were.
+    """
     import statistics
 
     med = statistics.median
     rows = []
     for t in threads:
+        blas = 1 if t else None  # defaults: no thread variables in the environment
+        name = t or "default"
         for C in channels:
-            log(f"  npcnn   C={C:<3d} threads={t} ...")
-            ours = run_job("npcnn", channels=C, epochs=epochs, threads=t)
+            log(f"  npcnn   C={C:<3d} threads={name} ...")
+            ours = run_job("npcnn", blas, channels=C, epochs=epochs, threads=t)
             row = {"channels": C, "threads": t, "npcnn_epoch_s": med(ours["epoch_s"]),
                    "npcnn_eval_s": med(ours["eval10k_s"]),
-                   "npcnn_rss_mib": ours["max_rss_mib"], "npcnn_acc": ours["test_acc"]}
+                   "npcnn_rss_mib": ours["max_rss_mib"], "npcnn_acc": ours["test_acc"],
+                   "npcnn_threads": ours["threads"], "npcnn_chunks": ours["chunks"]}
             if use_torch:
-                log(f"  pytorch C={C:<3d} threads={t} ...")
-                ref = run_job("torch", channels=C, epochs=epochs, threads=t)
+                log(f"  pytorch C={C:<3d} threads={name} ...")
+                ref = run_job("torch", blas, channels=C, epochs=epochs, threads=t)
                 row.update(torch_epoch_s=med(ref["epoch_s"]), torch_eval_s=med(ref["eval10k_s"]),
-                           torch_acc=ref["test_acc"])
+                           torch_acc=ref["test_acc"], torch_rss_mib=ref["max_rss_mib"],
+                           torch_threads=ref["threads"])
                 row["epoch_ratio"] = row["npcnn_epoch_s"] / row["torch_epoch_s"]
                 row["eval_ratio"] = row["npcnn_eval_s"] / row["torch_eval_s"]
             rows.append(row)
@@ -263,6 +288,27 @@ def format_epoch_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def format_defaults_table(rows: list[dict]) -> str:
+    """The epoch table at both libraries' defaults (rows of ``epoch_table(threads=(0,))``):
+    which threads each used, s/epoch, ratio, 10k evaluation and peak memory of both."""
+    head = ("| C | npcnn threads (auto) | PyTorch threads (default) | npcnn s/epoch | "
+            "PyTorch s/epoch | ratio | npcnn eval 10k s | PyTorch eval 10k s | ratio | "
+            "npcnn peak RSS MiB | PyTorch peak RSS MiB |")
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        def g(key, fmt="{:.2f}", r=r):
+            return fmt.format(r[key]) if key in r else "n/a"
+        ours = (f"{r['npcnn_threads']} ({r['npcnn_chunks']} batch part"
+                f"{'s' if r['npcnn_chunks'] > 1 else ''})")
+        lines.append(f"| {r['channels']} | {ours} | {g('torch_threads', '{}')} | "
+                     f"{g('npcnn_epoch_s')} | {g('torch_epoch_s')} | "
+                     f"{g('epoch_ratio', '{:.2f}x')} | "
+                     f"{g('npcnn_eval_s', '{:.3f}')} | {g('torch_eval_s', '{:.3f}')} | "
+                     f"{g('eval_ratio', '{:.2f}x')} | {g('npcnn_rss_mib', '{:.0f}')} | "
+                     f"{g('torch_rss_mib', '{:.0f}')} |")
+    return "\n".join(lines)
+
+
 def format_layer_table(rows: list[dict]) -> str:
     lines = ["| layer | naive fwd | fast fwd | PyTorch fwd | naive bwd | fast bwd | "
              "PyTorch bwd | naive/fast |", "|" + "---|" * 8]
@@ -282,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=3, help="epochs per measurement (median)")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                     help="thread counts, the same for both frameworks")
+    ap.add_argument("--defaults", action="store_true",
+                    help="instead of --threads: each library at its default thread count "
+                         "(npcnn threads=0, auto; PyTorch torch.get_num_threads()); "
+                         "skips the per-layer table")
     ap.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     ap.add_argument("--layers-only", action="store_true")
     ap.add_argument("--json", help="also write the results to this JSON file")
@@ -290,17 +340,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}")
     if not use_torch:
         print("PyTorch not installed (pip install -e '.[bench]'): npcnn columns only")
-    print("\nper-layer ms for a batch of 100 (C=4; naive loops timed on 4 images, scaled):")
-    layers = layer_table(channels=4, threads=1)
-    print(format_layer_table(layers))
-    result = {"machine": machine(), "layers": layers}
-    if not args.layers_only:
+    result: dict = {"machine": machine()}
+    if not args.defaults:
+        print("\nper-layer ms for a batch of 100 (C=4; naive loops timed on 4 images, scaled):")
+        result["layers"] = layer_table(channels=4, threads=1)
+        print(format_layer_table(result["layers"]))
+    if args.defaults:
+        print(f"\nseconds per epoch at both libraries' defaults on {cpu()} "
+              f"({os.cpu_count()} cores; median of {args.epochs}; train 55k + eval 15k), "
+              "and evaluation of the 10k test images:")
+        rows = epoch_table(args.channels, args.epochs, (0,), use_torch,
+                           log=lambda m: print(m, file=sys.stderr))
+        print(format_defaults_table(rows))
+        result["defaults"] = rows
+    elif not args.layers_only:
         print(f"\nseconds per epoch (median of {args.epochs}; train 55k + eval 15k), "
               "and evaluation of the 10k test images:")
         rows = epoch_table(args.channels, args.epochs, args.threads, use_torch,
                            log=lambda m: print(m, file=sys.stderr))
         print(format_epoch_table(rows))
         result["epochs"] = rows
+    if args.defaults or not args.layers_only:
         print("\nthe seed's network needed about 54 s per epoch (1.5 h / 100 epochs, 4-core "
               "i7-4710HQ).")
     if args.json:

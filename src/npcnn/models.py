@@ -12,16 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .layers import AvgPool2D, Conv2D, Flatten, Layer, Linear, ReLU
+from .layers import AvgPool2D, Conv2D, ConvReLUPool, Flatten, Layer, Linear, Planes, ReLU
 
 
 class Sequential:
     """Layers applied in order.
 
     ``forward(x)``: x (N, C, H, W) -> scores (N, K). The activations travel channel-major,
-    (C, N, H, W), between spatial layers (see ``npcnn.layers``); Flatten turns them back
-    to (N, D). ``backward(dscores)`` fills ``grads``; it stops at the first layer with
-    weights, whose input gradient nobody needs.
+    (C, N, H, W), between spatial layers, as ``Planes`` on a convolution's grid where
+    both sides use one (see ``npcnn.layers``); Flatten turns them back to (N, D). A
+    first Conv2D -> ReLU -> 2x2 AvgPool2D runs as one fused step (``ConvReLUPool``).
+    ``backward(dscores)`` fills ``grads``; it stops at the first layer with weights,
+    whose input gradient nobody needs.
 
     Attributes:
         layers: the layers.
@@ -45,23 +47,27 @@ class Sequential:
             offset += n
         self.decay_mask = (np.concatenate(masks) if masks else np.zeros(0)).astype(self.dtype)
         weighted = [i for i, n in enumerate(sizes) if n]
-        self._first = weighted[0] if weighted else len(self.layers)
+        first = weighted[0] if weighted else len(self.layers)
         if weighted:
-            self.layers[self._first].needs_dx = False
+            self.layers[first].needs_dx = False
+        self._steps = _steps(self.layers)
+        # Backward stops at the first layer with weights (a fused first stage holds it).
+        fused = len(self._steps) < len(self.layers)
+        self._back = self._steps[::-1] if fused else self.layers[first:][::-1]
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         """x: (N, C, H, W) -> scores: (N, K), a fresh array."""
         x = np.asarray(x, dtype=self.dtype)
         h = np.ascontiguousarray(x.transpose(1, 0, 2, 3))  # (C, N, H, W); free when C = 1
-        for layer in self.layers:
-            h = layer.fwd(h, train)
-        return np.array(h, copy=True)
+        for step in self._steps:
+            h = step.fwd(h, train)
+        return h.dense() if isinstance(h, Planes) else np.array(h, copy=True)
 
     def backward(self, dscores: np.ndarray) -> None:
         """dscores: (N, K) -> fills ``grads`` (the layers' views into it)."""
         d = np.ascontiguousarray(dscores, dtype=self.dtype)
-        for layer in reversed(self.layers[self._first:]):
-            d = layer.bwd(d)
+        for step in self._back:
+            d = step.bwd(d)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x, train=False)
@@ -94,6 +100,20 @@ class Sequential:
     def __repr__(self) -> str:
         inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)  # {count_params(self)} parameters"
+
+
+def _steps(layers: list[Layer]) -> list[Layer]:
+    """What ``forward`` runs: the layers, the first three as one ``ConvReLUPool`` stage
+    when they fit it. Each step learns its consumer, so that it can write its output in
+    the layout the next one reads (``Layer.input_grid``)."""
+    steps = list(layers)
+    if ConvReLUPool.fits(layers):
+        steps[:3] = [ConvReLUPool(*layers[:3])]
+    for layer, nxt in zip(layers, [*layers[1:], None], strict=True):
+        layer.consumer = nxt
+    for step, nxt in zip(steps, [*steps[1:], None], strict=True):
+        step.consumer = nxt
+    return steps
 
 
 class DataParallel:

@@ -272,6 +272,86 @@ def col2im(
     return xp[:, :, padding : padding + H, padding : padding + Wd]
 
 
+# -- grids (npcnn.im2col.Grid) ----------------------------------------------------------
+
+
+def to_grid(
+    x: np.ndarray, pad: int, phases: int = 1, margin: int = 0
+) -> tuple[np.ndarray, int, int]:
+    """Lay x out as a grid: every pixel where ``npcnn.im2col.Grid`` puts it, zeros
+    elsewhere. s = phases (1 or 2, dividing H and W); each image is s*s planes of
+    (H/s + pad) rows of Wq = W/s + pad floats, plane p of image n at margin + (p*N + n)*S.
+
+    x: (N, C, H, W) -> (data: (C, margin + s*s*N*S + margin), Wq, S).
+    """
+    N, C, H, Wd = x.shape
+    s = phases
+    Wq = Wd // s + pad
+    S = (H // s + pad) * Wq
+    data = np.zeros((C, 2 * margin + s * s * N * S), dtype=x.dtype)
+    for n in range(N):
+        for c in range(C):
+            for h in range(H):
+                for w in range(Wd):
+                    plane = (h % s) * s + w % s
+                    q = margin + (plane * N + n) * S + (h // s) * Wq + w // s
+                    data[c, q] = x[n, c, h, w]
+    return data, Wq, S
+
+
+def im2col_grid(
+    data: np.ndarray, N: int, Wq: int, S: int, k: int, padding: int, phases: int = 1,
+    margin: int = 0,
+) -> np.ndarray:
+    """The columns a stride-1 k x k convolution with ``padding`` reads at every grid
+    position, by the grid's index arithmetic, one entry at a time.
+
+    Position q = (plane (a, b), image n, row r, column t) is output pixel
+    (s*r + a, s*t + b); its entry (c, i, j) is input pixel (s*r + a + i - padding,
+    s*t + b + j - padding), found on input plane ((a + i - padding) % s, ...) at row
+    r + (a + i - padding) // s, column t + (b + j - padding) // s: a flat offset from q
+    that does not depend on q. For pixels it is the window ``im2col`` takes (the pads
+    supply the zeros); other positions read whatever lies at that offset.
+
+    data: (C, size) -> cols: (C*k*k, s*s*N*S), columns in body order.
+    """
+    C = data.shape[0]
+    s = phases
+    cols = np.zeros((C * k * k, s * s * N * S), dtype=data.dtype)
+    for plane in range(s * s):
+        a, b = divmod(plane, s)
+        for q in range(plane * N * S, (plane + 1) * N * S):
+            for c in range(C):
+                for i in range(k):
+                    for j in range(k):
+                        ti, tj = a + i - padding, b + j - padding
+                        src = (ti % s * s + tj % s - plane) * N * S + ti // s * Wq + tj // s
+                        cols[(c * k + i) * k + j, q] = data[c, margin + q + src]
+    return cols
+
+
+# -- the fused first stage (npcnn.layers.ConvReLUPool) --------------------------------
+
+
+def conv_relu_pool_forward(
+    x: np.ndarray, W: np.ndarray, b: np.ndarray, padding: int
+) -> np.ndarray:
+    """avgpool2d(relu(conv2d(x))) with a 2x2 window: the loops above, one after another.
+    x: (N, C, H, W), W: (F, C, k, k), b: (F,) -> (N, F, H'/2, W'/2)."""
+    return avgpool2d_forward(relu_forward(conv2d_forward(x, W, b, 1, padding)), 2)
+
+
+def conv_relu_pool_backward(
+    dout: np.ndarray, x: np.ndarray, W: np.ndarray, b: np.ndarray, padding: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weight gradients of ``conv_relu_pool_forward``: dout (N, F, H'/2, W'/2)
+    -> dW: (F, C, k, k), db: (F,)."""
+    z = conv2d_forward(x, W, b, 1, padding)
+    dz = relu_backward(avgpool2d_backward(dout, z.shape, 2), z)
+    _, dW, db = conv2d_backward(dz, x, W, 1, padding)
+    return dW, db
+
+
 __all__ = [
     "conv2d_forward",
     "conv2d_backward",
@@ -287,4 +367,8 @@ __all__ = [
     "linear_backward",
     "im2col",
     "col2im",
+    "to_grid",
+    "im2col_grid",
+    "conv_relu_pool_forward",
+    "conv_relu_pool_backward",
 ]

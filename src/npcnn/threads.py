@@ -4,7 +4,8 @@ This network's matrix products are thin (a few channels), so a second OpenBLAS t
 costs more in synchronisation than it gains (measured: an epoch up to 4x slower on a
 busy machine). npcnn therefore runs BLAS with one thread and gets parallelism elsewhere:
 within a run by splitting each batch across Python threads (``TrainConfig.threads``,
-NumPy releases the GIL in its kernels), and across runs from worker processes.
+NumPy releases the GIL in its kernels, so it pays for networks whose calls are long:
+``SPLIT_MIN_MACS``), and across runs from worker processes.
 
 Nothing here happens on import. The entry points call it: ``npcnn.trainer.train`` limits
 BLAS to one thread for its loop (``blas_limit``), worker processes are started with
@@ -22,10 +23,21 @@ from typing import Any
 BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # The environment of a worker process that trains one run on one core.
 WORKER_ENV = {**dict.fromkeys(BLAS_VARS, "1"), "TQDM_DISABLE": "1"}
-# Multiply-accumulates per image (forward) above which splitting a batch of 100 across
-# two threads pays for its overhead. Measured on this project's 2-core machines
-# (``npcnn bench --threads 1 2``): the split speeds up C=16 (573k MACs per image) and
-# does not help C=4 (58k); the line sits between, see README "Speed".
+# Multiply-accumulates per image (forward) from which a batch of 100 is split in two.
+# The split is fixed per network, so it costs single-thread runs (the report's workers)
+# too: two half batches have twice the per-call overhead. Python threads overlap only
+# NumPy calls long enough to hold the GIL released for a while (a few tens of us); a
+# small network's calls are shorter, and its two threads mostly wait for each other.
+# Measured on the 2-core AMD EPYC after the grid/fused-stage rewrite, epoch = train 55k
+# + evaluate 15k, two runs of 3 x 3 epochs each, ratios of 2 parts to 1 part:
+#                 MACs/image   defaults (2 threads)   one thread (report workers)
+#     C=4  k=3      58k          1.24, 1.33             1.20
+#     C=4  k=5     159k          0.99, 1.01             1.04, 1.06
+#     C=8  k=3     173k          0.86, 1.09             1.25, 1.16
+#     C=4  k=7     309k          0.81, 0.86             1.09, 1.11
+#     C=16 k=3     572k          0.69, 0.73             1.05, 1.06
+# So the line stays between C=8 and k=7: C=16, C=32 and k=7 at C=4 split (a clear gain
+# at the defaults for a small single-thread cost), C=4, C=8 and k=5 do not.
 SPLIT_MIN_MACS = 300_000
 
 
