@@ -41,9 +41,10 @@ _TIMED = ("bench", "config", "data", "im2col", "layers", "losses", "models", "op
 
 def _source_hash() -> str:
     h = hashlib.sha256()
-    for name in _TIMED:
-        path = Path(__file__).parent / f"{name}.py"
-        h.update(path.read_bytes() if path.exists() else b"")
+    here = Path(__file__).parent
+    for name in _TIMED:  # a module, or a package's every module
+        for path in sorted([here / f"{name}.py", *(here / name).glob("*.py")]):
+            h.update(path.read_bytes() if path.exists() else b"")
     return h.hexdigest()[:12]
 
 
