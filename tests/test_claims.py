@@ -124,6 +124,17 @@ def test_the_headline_places_the_seeds_numbers_and_checks_them():
     assert place(0.9815, [0.981, 0.982]) == "within our seeds' range (0.9810–0.9820)"
 
 
+def test_one_seed_has_no_spread_and_its_numbers_stay_strict_json():
+    import json
+
+    v = claims.verdict(0, [fake("default", C, [[0.98, 0.982]]), fake("best", C, [[0.99]])],
+                       is_headline=True)
+    data = v._repr_mimebundle_()[MIME]
+    assert data["numbers"]["default"]["final_acc_sd"] is None  # not NaN: no sd of one value
+    json.dumps(data, allow_nan=False)
+    assert v.verdict == "not resolved at n=1"
+
+
 def test_claim0_is_a_note_and_bad_claims_raise():
     assert isinstance(claims.verdict(0, []), Note)
     assert "tests none" in claims.verdict(0, [])._repr_html_()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from npcnn.safeio import (
     arrays_digest,
     atomic_write,
     dumps_checked,
+    json_safe,
     loads_checked,
 )
 from npcnn.text import one_line
@@ -75,7 +75,7 @@ class Checkpoint:
 def write_history(run_dir: str | Path, history: dict[str, Any]) -> None:
     """Replace ``run_dir/history.json`` by ``history`` with its checksum; non-finite
     floats become null (strict JSON has no NaN)."""
-    atomic_write(Path(run_dir) / HISTORY, dumps_checked(_json_safe(history)))
+    atomic_write(Path(run_dir) / HISTORY, dumps_checked(json_safe(history)))
 
 
 def read_history(run_dir: str | Path, check: bool = True) -> dict[str, Any] | None:
@@ -95,16 +95,6 @@ def read_history(run_dir: str | Path, check: bool = True) -> dict[str, Any] | No
 def check_history(blob: bytes) -> dict[str, Any]:
     """The history in ``blob`` (a file's bytes); ``CorruptFile`` if it is damaged."""
     return loads_checked(blob, HISTORY)
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
 
 
 # -- checkpoint.npz -------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -99,6 +100,18 @@ def remove_temp_files(directory: str | os.PathLike) -> None:
             p.unlink()
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with non-finite floats as None, recursively: strict JSON has no NaN, and a
+    notebook's JSON output would turn one into a string."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def _canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
@@ -154,4 +167,4 @@ def arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
 
 
 __all__ = ["CorruptFile", "atomic_write", "remove_temp_files", "dumps_checked",
-           "loads_checked", "arrays_digest", "DIGEST_KEY"]
+           "loads_checked", "arrays_digest", "json_safe", "DIGEST_KEY"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from npcnn.safeio import json_safe
 from npcnn.stats import RULE as PAIRED_RULE
 from npcnn.sweep.tables import MIME, Table
 
@@ -76,10 +77,10 @@ class Verdict:
         return "\n".join([*lines, f"verdict: {self.verdict}"])
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
-        data = {"kind": "verdict", "claim": self.claim, "text": self.text,
-                "verdict": self.verdict, "n": self.n, "numbers": self.numbers or {},
-                "checks": [{"rule": c.rule, "measured": c.measured, "ok": c.ok}
-                           for c in self.checks]}
+        data = json_safe({"kind": "verdict", "claim": self.claim, "text": self.text,
+                          "verdict": self.verdict, "n": self.n, "numbers": self.numbers or {},
+                          "checks": [{"rule": c.rule, "measured": c.measured, "ok": c.ok}
+                                     for c in self.checks]})
         return {"text/html": self._repr_html_(), "text/plain": repr(self), MIME: data}
 
 

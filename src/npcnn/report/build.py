@@ -19,6 +19,7 @@ import argparse
 import concurrent.futures as cf
 import datetime as dt
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,9 +39,12 @@ from npcnn.sweep.progress import ProgressPrinter
 from npcnn.sweep.runner import collect, label_runs, scheduler_address, train_many
 from npcnn.text import clock, one_line
 
+_PRINT = threading.Lock()  # pages run on threads: one line at a time
+
 
 def log(msg: str) -> None:
-    print(f"[report {dt.datetime.now():%H:%M:%S}] {msg}", flush=True)
+    with _PRINT:
+        print(f"[report {dt.datetime.now():%H:%M:%S}] {msg}", flush=True)
 
 
 def fail(msg: str) -> int:

@@ -173,7 +173,7 @@ def _headline_rows(records: dict[str, Record]) -> list[dict]:
             mean, sd = h.get(f"{metric}_mean"), h.get(f"{metric}_sd")
             if mean is None:
                 return "—"
-            return f"{mean:.4f}" + ("" if sd is None or sd != sd else f" ± {sd:.4f}")
+            return f"{mean:.4f}" + ("" if sd is None else f" ± {sd:.4f}")
         rows.append({
             "what": f"test accuracy, {what}: {h['label']}, {h['epochs']} epochs",
             "seed": seed_text, "page": "headline",

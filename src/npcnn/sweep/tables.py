@@ -13,6 +13,7 @@ import numpy as np
 
 from npcnn import text
 from npcnn.config import TrainConfig
+from npcnn.safeio import json_safe
 from npcnn.sweep.plan import Point
 from npcnn.sweep.results import COLLAPSE_ACC, DEAD_RELU_IMAGES, TARGET_ACC, PointResult, RunResult
 
@@ -118,20 +119,17 @@ def _statuses(p: PointResult) -> tuple[str, ...] | str:
 
 def point_data(p: PointResult) -> dict:
     """A point's numbers for ``report.json``: per seed and summarised over seeds."""
-    def num(v: float) -> float | None:
-        return None if v is None or not np.isfinite(v) else float(v)
-
     final, best = p.summary("final_acc"), p.summary("best_acc")
     return {
         "label": p.label, "key": p.config.key(), "seeds": p.seeds, "n": p.n,
         "keys": [r.config.key() for r in p.runs],
-        "per_seed": [{"seed": r.seed, "final_acc": num(r.final_acc), "best_acc":
-                      num(r.best_acc), "status": r.status} for r in p.runs],
-        "final_acc_mean": num(final.mean), "final_acc_sd": num(final.sd),
-        "best_acc_mean": num(best.mean), "best_acc_sd": num(best.sd),
+        "per_seed": [{"seed": r.seed, "final_acc": json_safe(r.final_acc), "best_acc":
+                      json_safe(r.best_acc), "status": r.status} for r in p.runs],
+        "final_acc_mean": json_safe(final.mean), "final_acc_sd": json_safe(final.sd),
+        "best_acc_mean": json_safe(best.mean), "best_acc_sd": json_safe(best.sd),
         "collapsed": len(p.collapsed), "collapsed_seeds": p.collapsed,
         "epochs": max((len(r.epochs) for r in p.runs), default=0),
-        "seconds_per_epoch": num(p.summary("seconds_per_epoch").mean),
+        "seconds_per_epoch": json_safe(p.summary("seconds_per_epoch").mean),
         "epoch_reaching": [r.epoch_reaching() for r in p.runs],
         "status": "completed" if all(r.status == "completed" for r in p.runs) else
         ", ".join(sorted({r.status for r in p.runs if r.status != "completed"})),
