@@ -371,21 +371,12 @@ class _Publisher(threading.Thread):
         if (st.st_ino, st.st_size, st.st_mtime_ns) == self.seen:
             return  # unchanged: do not spend the task's thread re-reading it
         self.seen = (st.st_ino, st.st_size, st.st_mtime_ns)
-        files = {}
-        # History first: training writes the checkpoint first, so this checkpoint is at
-        # least as new as this history.
-        with contextlib.suppress(OSError, ValueError):
-            blob = (self.dir / checkpoint.HISTORY).read_bytes()
-            checkpoint.check_history(blob)
-            files[checkpoint.HISTORY] = blob
-        try:
-            blob = (self.dir / checkpoint.CHECKPOINT).read_bytes()
-            epochs = checkpoint.checkpoint_epochs(blob)
-        except (OSError, ValueError):
-            return
+        files = store.files_in(self.dir)
+        if checkpoint.CHECKPOINT not in files:
+            return  # being replaced, or damaged: the next look will do
+        epochs = checkpoint.checkpoint_epochs(files[checkpoint.CHECKPOINT])
         if epochs <= self.epochs:
             return
-        files[checkpoint.CHECKPOINT] = blob
         self.var.set({"epochs": epochs, "files": files})
         self.count.set(epochs)  # after the files: a reader of the count finds them
         self.epochs = epochs

@@ -312,16 +312,20 @@ def read_files(config: TrainConfig, root: Root = None) -> dict[str, bytes]:
 
 
 def files_in(directory: Path) -> dict[str, bytes]:
-    """The intact run files in ``directory`` as bytes, by name."""
+    """The intact run files in ``directory`` as bytes, by name.
+
+    The history is read first: training writes the checkpoint first, so even while a run
+    goes on (a Dask worker publishing its files) the checkpoint read is at least as new as
+    the history read."""
     files = {}
-    with contextlib.suppress(OSError, ValueError):
-        blob = (directory / CHECKPOINT).read_bytes()
-        checkpoint.load_checkpoint(blob)
-        files[CHECKPOINT] = blob
     with contextlib.suppress(OSError, ValueError):
         blob = (directory / HISTORY).read_bytes()
         checkpoint.check_history(blob)
         files[HISTORY] = blob
+    with contextlib.suppress(OSError, ValueError):
+        blob = (directory / CHECKPOINT).read_bytes()
+        checkpoint.load_checkpoint(blob)
+        files[CHECKPOINT] = blob
     return files
 
 

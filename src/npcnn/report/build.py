@@ -52,8 +52,14 @@ def fail(msg: str) -> int:
     return 2
 
 
+def default_out(quick: bool) -> Path:
+    """Where a report goes unless told: ``reports/``, a preview ``reports/quick/``."""
+    return paths.reports_dir() / "quick" if quick else paths.reports_dir()
+
+
 def build_report(quick: bool = False, seeds: int = 0, jobs: int = 0, out: Path | None = None,
-          runs_dir: str = "", only: list[str] | None = None, scheduler: str = "") -> int:
+                 runs_dir: str = "", only: list[str] | None = None,
+                 scheduler: str = "") -> int:
     """Everything ``npcnn report`` does; returns 0, 1 if a notebook failed, 2 on a usage
     or data error (an unknown study, no MNIST, an unreachable Dask scheduler)."""
     from npcnn.cluster import ClusterError
@@ -65,7 +71,7 @@ def build_report(quick: bool = False, seeds: int = 0, jobs: int = 0, out: Path |
         todo = studies(only)
     except (DataError, ValueError) as err:
         return fail(str(err))
-    out = (out or (paths.reports_dir() / "quick" if quick else paths.reports_dir())).resolve()
+    out = (out or default_out(quick)).resolve()
     out.mkdir(parents=True, exist_ok=True)
     root = store.root_of(runs_dir)
     jobs = jobs or threads.cores()
@@ -195,10 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.open and code in (0, 1):
         import webbrowser
 
-        out = Path(args.out) if args.out else (paths.reports_dir() / "quick" if args.quick
-                                               else paths.reports_dir())
+        out = Path(args.out) if args.out else default_out(args.quick)
         webbrowser.open((out / "index.html").resolve().as_uri())
     return code
 
 
-__all__ = ["build_report", "main", "parser"]
+__all__ = ["build_report", "default_out", "main", "parser"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from npcnn import paths, store, threads
+from npcnn.checkpoint import HISTORY
 from npcnn.report.studies import Study
 
 FINGERPRINT = ".fingerprint"  # beside the executed notebook: what it was executed from
@@ -56,7 +57,7 @@ def fingerprint(study: Study, code: str) -> str:
     h.update(json.dumps(study.params, sort_keys=True, default=str).encode())
     h.update(code.encode())
     for c in study.configs:
-        hist = store.run_dir(c, study.params.get("runs_dir")) / "history.json"
+        hist = store.run_dir(c, study.params.get("runs_dir")) / HISTORY
         h.update(c.key().encode())
         h.update(hist.read_bytes() if hist.exists() else b"-")
     return h.hexdigest()
