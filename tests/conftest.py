@@ -9,6 +9,7 @@ that expects learning can see it.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import re
 import struct
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from npcnn import datasets
 from npcnn.config import TrainConfig
 from npcnn.data import VAL_SIZE
 from npcnn.sweep.results import PointResult, RunResult
@@ -98,21 +100,41 @@ def _idx(arr: np.ndarray) -> bytes:
     return header + np.ascontiguousarray(arr, dtype=np.uint8).tobytes()
 
 
+def dataset_entry(name: str, files: dict[str, bytes], **kw) -> datasets.Dataset:
+    """A registry entry for the decompressed IDX ``files`` (``{file name: bytes}``)."""
+    return datasets.Dataset(
+        name=name, id=name, title=f"the {name} set", classes=tuple(map(str, range(10))),
+        sha256=tuple(hashlib.sha256(files[f]).hexdigest() for f in datasets.FILES),
+        md5_gz=tuple(kw.pop("md5_gz", ["0" * 32] * 4)), mirrors=tuple(kw.pop("mirrors", ())),
+        converged_acc=kw.pop("converged_acc", 0.9), converged_why="a test's choice",
+        n_train=kw.pop("n_train", 0), n_test=kw.pop("n_test", 0), **kw)
+
+
+# The synthetic dataset most tests train on: registered under this name (a registry entry
+# is all a dataset needs), its files in the ``tiny_mnist`` directory.
+TINY = "tiny"
+
+
 @pytest.fixture(scope="session")
 def tiny_mnist(tmp_path_factory) -> Path:
-    """A directory of the four MNIST file names, gzipped IDX, with synthetic digits.
+    """A directory of the four IDX file names, gzipped, with synthetic digits, registered
+    as the dataset ``TINY``: train on it with ``TrainConfig(dataset=TINY, data_dir=...)``.
 
     5400 training images (400 left after the validation hold-out) and 200 test images.
     """
     d = tmp_path_factory.mktemp("tiny_mnist")
-    files = {
+    parts = {
         "train": synthetic_digits(VAL_SIZE + 400, seed=3),
         "t10k": synthetic_digits(200, seed=4),
     }
-    for prefix, (images, labels) in files.items():
+    raw = {}
+    for prefix, (images, labels) in parts.items():
+        raw[f"{prefix}-images-idx3-ubyte"] = _idx(images)
+        raw[f"{prefix}-labels-idx1-ubyte"] = _idx(labels)
+    for name, blob in raw.items():
         # Level 1: these files only need to be valid, not small.
-        (d / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images), 1))
-        (d / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(labels), 1))
+        (d / f"{name}.gz").write_bytes(gzip.compress(blob, 1))
+    datasets.register(dataset_entry(TINY, raw, n_train=VAL_SIZE + 400, n_test=200))
     return d
 
 
@@ -122,4 +144,14 @@ def mnist_dir() -> Path:
     path = os.environ.get("NPCNN_DATA", "")
     if not path:
         pytest.skip("set NPCNN_DATA to a directory holding the MNIST files")
+    return Path(path)
+
+
+@pytest.fixture
+def fashion_dir() -> Path:
+    """Real Fashion-MNIST from ``$NPCNN_DATA_FASHION`` (CI: ../shared/data/fashion-mnist);
+    skips the test when it is unset."""
+    path = os.environ.get("NPCNN_DATA_FASHION", "")
+    if not path:
+        pytest.skip("set NPCNN_DATA_FASHION to a directory holding Fashion-MNIST")
     return Path(path)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import TINY
 
 import npcnn.trainer as T
 from npcnn.cli import flag, main
@@ -42,7 +43,8 @@ def no_training(monkeypatch):
 @pytest.fixture
 def run_args(tiny_mnist, tmp_path):
     """Flags for a quick run on the synthetic files: 200 images, 1 epoch, 2 channels."""
-    return ["train", "--data-dir", str(tiny_mnist), "--subset", "200", "--epochs", "1",
+    return ["train", "--data-dir", str(tiny_mnist), "--dataset", TINY, "--subset", "200",
+            "--epochs", "1",
             "--channels", "2", "--out", str(tmp_path / "run"), "--no-progress"]
 
 

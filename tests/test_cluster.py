@@ -19,11 +19,12 @@ import pytest
 pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 
-from conftest import strip  # noqa: E402
+from conftest import TINY, strip  # noqa: E402
 
-from npcnn import cluster, store, sweep  # noqa: E402
+from npcnn import store, sweep  # noqa: E402
 from npcnn.checkpoint import load_checkpoint  # noqa: E402
 from npcnn.config import TrainConfig  # noqa: E402
+from npcnn.sweep import cluster  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def local_cluster():
 
 @pytest.fixture
 def base(tiny_mnist) -> TrainConfig:
-    return TrainConfig(epochs=2, subset=300, data_dir=str(tiny_mnist))
+    return TrainConfig(epochs=2, subset=300, dataset=TINY, data_dir=str(tiny_mnist))
 
 
 def test_cluster_sweep_equals_local_sweep(local_cluster, base, tmp_path):
@@ -113,21 +114,28 @@ def _epochs(cfg, root) -> int:
 
 def test_a_run_that_keeps_failing_is_reported_and_the_others_complete(local_cluster, base,
                                                                       tmp_path):
+    """A worker checks its data as a local run does: an empty directory, or one holding
+    another dataset's files, fails (after the retries) in one line."""
     address = local_cluster
-    empty = tmp_path / "empty"  # exists on the workers, holds no MNIST: DataError
+    empty = tmp_path / "empty"  # exists on the workers, holds nothing: DataError
     empty.mkdir()
-    points = sweep.plan(base, extra=[{"label": "no data", "data_dir": str(empty),
-                                      "seed": 1}])
+    extra = [{"label": "no data", "data_dir": str(empty), "seed": 1}]
+    mnist = os.environ.get("NPCNN_DATA", "")
+    if mnist:  # the real MNIST where the synthetic set should be: refused by its hashes
+        extra.append({"label": "MNIST's files", "data_dir": mnist, "seed": 2})
     seen = []
-    ok, bad = (p.runs[0] for p in sweep.run(points, runs_dir=str(tmp_path / "runs"),
-                                            scheduler=address, progress=seen.append,
-                                            poll=0.2))
+    ok, *bad = (p.runs[0] for p in sweep.run(sweep.plan(base, extra=extra),
+                                             runs_dir=str(tmp_path / "runs"),
+                                             scheduler=address, progress=seen.append,
+                                             poll=0.2))
     assert ok.status in ("completed", "collapsed") and len(ok.epochs) == 2
-    assert bad.status == "failed"
-    assert "DataError" in bad.error and "is empty" in bad.error
-    assert f"after {cluster.RETRIES + 1} attempts" in bad.error
-    assert "\n" not in bad.error
-    assert seen[-1].failed == ["no data"] and seen[-1].runs_done == 2
+    assert all(b.status == "failed" and "DataError" in b.error and "\n" not in b.error
+               and f"after {cluster.RETRIES + 1} attempts" in b.error for b in bad)
+    assert "is empty" in bad[0].error
+    if mnist:
+        assert "holds MNIST" in bad[1].error and "not the tiny set" in bad[1].error
+    assert sorted(seen[-1].failed) == sorted(e["label"] for e in extra)
+    assert seen[-1].runs_done == 1 + len(extra)
 
 
 def test_an_unreachable_scheduler_is_one_clear_error(base, tmp_path, monkeypatch):
@@ -138,12 +146,12 @@ def test_an_unreachable_scheduler_is_one_clear_error(base, tmp_path, monkeypatch
 
 
 def test_the_report_passes_the_scheduler_to_the_training_notebooks(tmp_path):
-    from npcnn.report.studies import parameters_cell, params_of, studies
+    from npcnn.report.studies import declared, params_of, studies
 
     for s in studies():
         p = params_of(s, quick=True, seeds=1, runs_dir=tmp_path, jobs=2,
                       scheduler="tcp://10.0.0.5:8786")
         assert p.get("scheduler") == ("tcp://10.0.0.5:8786" if s.trains else None)
         if s.trains:  # the notebook declares it, so papermill's value is accepted
-            assert "\nscheduler: str = " in parameters_cell(s.notebook)
+            assert "scheduler" in declared(s.notebook)
     assert "scheduler" not in params_of(studies()[0], False, 1, tmp_path, 2)

@@ -1,31 +1,36 @@
-"""Tests for npcnn.data: IDX parsing, corruption checks, resolution order, download, split.
+"""Tests for npcnn.data and npcnn.idx: IDX parsing, corruption checks, a dataset's
+identity (its SHA-256s), the resolution order, downloads through pooch, the split.
 
-Almost everything runs on tiny synthetic IDX files in tmp_path; only the last test reads
-the real MNIST, from $NPCNN_DATA, and skips without it. No test touches the network: an
-autouse fixture makes urlopen fail unless a test installs its own fake.
+Almost everything runs on tiny synthetic IDX files in tmp_path, each directory registered
+as a dataset of its own (one registry entry, as a third dataset would be). Downloads are
+served by a real HTTP server on 127.0.0.1 started by the test; nothing else touches the
+network. The last tests read the real MNIST and Fashion-MNIST, from $NPCNN_DATA and
+$NPCNN_DATA_FASHION, and skip without them.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import io
+import http.server
 import os
 import struct
-import urllib.error
-import urllib.request
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import dataset_entry
 
-from npcnn import data, paths
-from npcnn.data import MNIST_FILES, DataError, load_mnist, read_idx, split
+from npcnn import data, datasets, paths
+from npcnn.config import TrainConfig
+from npcnn.data import DataError, load, read_idx, split
+from npcnn.datasets import FILES
 
-TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = MNIST_FILES
+TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = FILES
 
-# Read before the autouse fixture clears it for every test.
-_REAL_DIR = os.environ.get("NPCNN_DATA", "")
+# Read before the autouse fixture clears them for every test.
+_REAL = {name: os.environ.get(datasets.get(name).env, "") for name in ("mnist", "fashion")}
 
 
 # -- helpers --------------------------------------------------------------------------
@@ -52,12 +57,8 @@ def dataset_files(seed: int = 0, n_train: int = 7, n_test: int = 3) -> dict[str,
     """Raw bytes of the four files of a tiny MNIST-format dataset."""
     xtr, ytr = synthetic(n_train, seed)
     xte, yte = synthetic(n_test, seed + 1)
-    return {
-        TRAIN_IMAGES: idx_bytes(xtr),
-        TRAIN_LABELS: idx_bytes(ytr),
-        TEST_IMAGES: idx_bytes(xte),
-        TEST_LABELS: idx_bytes(yte),
-    }
+    return {TRAIN_IMAGES: idx_bytes(xtr), TRAIN_LABELS: idx_bytes(ytr),
+            TEST_IMAGES: idx_bytes(xte), TEST_LABELS: idx_bytes(yte)}
 
 
 def write_dataset(directory: Path, files: dict[str, bytes], gz: bool = False) -> Path:
@@ -70,6 +71,13 @@ def write_dataset(directory: Path, files: dict[str, bytes], gz: bool = False) ->
     return directory
 
 
+def register(monkeypatch, name: str, files: dict[str, bytes], **kw) -> datasets.Dataset:
+    """Register the dataset of ``files`` for this test only."""
+    ds = dataset_entry(name, files, **kw)
+    monkeypatch.setitem(datasets.REGISTRY, name, ds)
+    return ds
+
+
 def assert_one_sentence(message: str, *needles: str) -> None:
     assert "\n" not in message and message.endswith("."), message
     assert ". " not in message, f"more than one sentence: {message}"
@@ -77,50 +85,76 @@ def assert_one_sentence(message: str, *needles: str) -> None:
         assert needle in message, f"{needle!r} not in {message!r}"
 
 
-class FakeUrlopen:
-    """Serves ``urls[url]`` bytes; a missing URL raises URLError like an offline host."""
-
-    def __init__(self, urls: dict[str, bytes]):
-        self.urls = urls
-        self.calls: list[str] = []
-
-    def __call__(self, request, timeout=None):
-        assert timeout is not None, "downloads must use a timeout"
-        url = getattr(request, "full_url", request)
-        self.calls.append(url)
-        if url not in self.urls:
-            raise urllib.error.URLError("offline")
-        return io.BytesIO(self.urls[url])
-
-
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """Each test runs in an empty cwd that plays the checkout (its data/mnist is the
-    default directory), without $NPCNN_DATA, and with the network off."""
+    """Each test runs in an empty cwd that plays the checkout (its data/<id> is the
+    default directory of every dataset), with no dataset variable set."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(paths, "checkout", lambda: tmp_path)
-    monkeypatch.delenv("NPCNN_DATA", raising=False)
-    monkeypatch.setattr(urllib.request, "urlopen", FakeUrlopen({}))
+    for ds in list(datasets.REGISTRY.values()):
+        monkeypatch.delenv(ds.env, raising=False)
+
+
+@pytest.fixture
+def syn(monkeypatch):
+    """A registered synthetic dataset ("syn") and its files' bytes."""
+    files = dataset_files(seed=0)
+    return register(monkeypatch, "syn", files, n_train=7, n_test=3), files
 
 
 @pytest.fixture
 def no_download(monkeypatch):
-    def fail(name, directory):
+    def fail(ds, name, directory):
         pytest.fail(f"download of {name} attempted into {directory}")
 
     monkeypatch.setattr(data, "_fetch", fail)
 
 
+class Mirrors:
+    """An HTTP server on 127.0.0.1 serving ``files`` (``{url path: bytes}``) and logging
+    every request's path; a path it lacks gets 404."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.calls: list[str] = []
+        mirrors = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (the name http.server calls)
+                mirrors.calls.append(self.path)
+                body = mirrors.files.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture
 def served(monkeypatch):
-    """Synthetic MNIST served gzipped by the first mirror, with checksums that match it."""
+    """A synthetic dataset ("dl") whose two mirrors (/m0/, /m1/) both serve its files
+    gzipped, registered with their MD5s: ``(dataset, raw files, gz files, mirrors)``."""
     files = dataset_files(seed=5)
-    monkeypatch.setattr(
-        data, "_SHA256", {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}
-    )
-    fake = FakeUrlopen({f"{data.MIRRORS[0]}{k}.gz": gzip.compress(v) for k, v in files.items()})
-    monkeypatch.setattr(urllib.request, "urlopen", fake)
-    return files, fake
+    gz = {k: gzip.compress(v) for k, v in files.items()}
+    mirrors = Mirrors()
+    for m in ("m0", "m1"):
+        for k, v in gz.items():
+            mirrors.files[f"/{m}/{k}.gz"] = v
+    ds = register(monkeypatch, "dl", files, n_train=7, n_test=3,
+                  md5_gz=[hashlib.md5(gz[f]).hexdigest() for f in FILES],
+                  mirrors=[f"{mirrors.url}/m0/", f"{mirrors.url}/m1/"])
+    yield ds, files, gz, mirrors
+    mirrors.close()
 
 
 # -- read_idx -------------------------------------------------------------------------
@@ -145,36 +179,65 @@ def test_read_idx_missing_file_names_it(tmp_path):
     assert_one_sentence(str(e.value), "nothere-idx1-ubyte", "does not exist")
 
 
-# -- load_mnist on synthetic directories ----------------------------------------------
+# -- loading a registered dataset ------------------------------------------------------
 
 
 @pytest.mark.parametrize("gz", [False, True])
-def test_load_round_trip(tmp_path, no_download, gz):
-    directory = write_dataset(tmp_path / "ds", dataset_files(seed=1), gz=gz)
-    x_tr, y_tr, x_te, y_te = load_mnist(str(directory))
+def test_load_round_trip(tmp_path, no_download, syn, gz):
+    ds, files = syn
+    directory = write_dataset(tmp_path / "ds", files, gz=gz)
+    x_tr, y_tr, x_te, y_te = load("syn", str(directory))
     assert x_tr.shape == (7, 1, 28, 28) and x_te.shape == (3, 1, 28, 28)
     assert x_tr.dtype == x_te.dtype == np.float32
     assert y_tr.dtype == y_te.dtype == np.int64
-    for x, y, (u8, labels) in ((x_tr, y_tr, synthetic(7, 1)), (x_te, y_te, synthetic(3, 2))):
+    for x, y, (u8, labels) in ((x_tr, y_tr, synthetic(7, 0)), (x_te, y_te, synthetic(3, 1))):
         # Exact: float32 division of small integers by 255 is correctly rounded either way.
         np.testing.assert_array_equal(x[:, 0], u8.astype(np.float32) / np.float32(255))
         np.testing.assert_array_equal(y, labels)
     assert x_tr.min() == 0.0 and x_tr.max() == 1.0
 
 
-def test_load_accepts_path_and_mixed_raw_gz(tmp_path, no_download):
-    files = dataset_files(seed=2)
+def test_load_accepts_path_and_mixed_raw_gz(tmp_path, no_download, syn):
+    _, files = syn
     directory = tmp_path / "mixed"
-    write_dataset(directory, {k: files[k] for k in MNIST_FILES[:2]}, gz=True)
-    write_dataset(directory, {k: files[k] for k in MNIST_FILES[2:]}, gz=False)
-    x_tr, y_tr, x_te, y_te = load_mnist(directory)
+    write_dataset(directory, {k: files[k] for k in FILES[:2]}, gz=True)
+    write_dataset(directory, {k: files[k] for k in FILES[2:]}, gz=False)
+    x_tr, y_tr, x_te, y_te = load("syn", directory)
     assert len(x_tr) == 7 and len(x_te) == 3
 
 
-def test_raw_preferred_when_both_raw_and_gz_exist(tmp_path, no_download):
-    directory = write_dataset(tmp_path / "both", dataset_files(seed=3), gz=False)
-    write_dataset(directory, dataset_files(seed=4, n_train=9), gz=True)
-    assert len(load_mnist(directory)[0]) == 7  # 7 = the raw files' count, 9 = the .gz
+def test_raw_preferred_when_both_raw_and_gz_exist(tmp_path, no_download, syn):
+    _, files = syn
+    directory = write_dataset(tmp_path / "both", files, gz=False)
+    write_dataset(directory, dataset_files(seed=4, n_train=9), gz=True)  # other data
+    assert len(load("syn", directory)[0]) == 7  # 7 = the raw files' count, 9 = the .gz
+
+
+def test_another_datasets_files_are_refused_naming_both(tmp_path, no_download, syn,
+                                                        monkeypatch):
+    other = dataset_files(seed=8)
+    register(monkeypatch, "other", other)
+    directory = write_dataset(tmp_path / "ds", other)
+    with pytest.raises(DataError) as e:
+        load("syn", directory)
+    assert_one_sentence(str(e.value), str(directory), "holds the other set", "not the syn set",
+                        "--dataset other")
+    assert data.identify(directory).name == "other"
+    # A config that did not state its dataset is recognised as the other one's.
+    given = TrainConfig(data_dir=str(directory))
+    assert data.recognise(given, stated=False).dataset == "other"
+    assert data.recognise(given, stated=True) == given  # stated: the load refuses it
+
+
+def test_files_of_no_registered_dataset_are_refused(tmp_path, no_download, syn):
+    directory = write_dataset(tmp_path / "ds", dataset_files(seed=9))
+    with pytest.raises(DataError) as e:
+        load("syn", directory)
+    assert_one_sentence(str(e.value), TRAIN_IMAGES, "is not the syn set's",
+                        "matches no registered dataset")
+    assert data.identify(directory) is None
+    assert data.recognise(TrainConfig(data_dir=str(directory)), stated=False).dataset == \
+        "mnist"
 
 
 def _corrupt_gzip(payload: bytes) -> bytes:
@@ -209,9 +272,10 @@ CORRUPTIONS = {
 
 
 @pytest.mark.parametrize("case", list(CORRUPTIONS))
-def test_corrupt_file_raises_dataerror_naming_it(tmp_path, no_download, case):
+def test_corrupt_file_raises_dataerror_naming_it(tmp_path, no_download, syn, case):
+    _, files = syn
     name, content, gz, part = CORRUPTIONS[case]
-    directory = write_dataset(tmp_path / "ds", dataset_files(seed=0, n_train=7, n_test=3))
+    directory = write_dataset(tmp_path / "ds", files)
     (directory / name).unlink()
     if content is not None:
         if gz is None:  # content is already (broken) gzip bytes
@@ -219,174 +283,167 @@ def test_corrupt_file_raises_dataerror_naming_it(tmp_path, no_download, case):
         else:
             (directory / name).write_bytes(content)
     with pytest.raises(DataError) as e:
-        load_mnist(directory)
+        load("syn", directory)
     assert_one_sentence(str(e.value), name, part)
 
 
 def test_empty_dir(tmp_path, no_download):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError) as e:
-        load_mnist(tmp_path / "empty")
-    assert_one_sentence(str(e.value), str(tmp_path / "empty"), "empty")
+        load("mnist", tmp_path / "empty")
+    assert_one_sentence(str(e.value), str(tmp_path / "empty"), "empty", "NPCNN_DATA")
 
 
 def test_missing_dir(tmp_path, no_download):
     with pytest.raises(DataError) as e:
-        load_mnist(str(tmp_path / "nope"))
-    assert_one_sentence(str(e.value), str(tmp_path / "nope"), "does not exist", "--data-dir")
+        load("fashion", str(tmp_path / "nope"))
+    assert_one_sentence(str(e.value), str(tmp_path / "nope"), "does not exist", "--data-dir",
+                        "NPCNN_DATA_FASHION", "Fashion-MNIST")
 
 
 def test_dir_is_a_file(tmp_path, no_download):
     (tmp_path / "afile").write_bytes(b"x")
     with pytest.raises(DataError) as e:
-        load_mnist(tmp_path / "afile")
+        load("mnist", tmp_path / "afile")
     assert_one_sentence(str(e.value), "afile", "not a directory")
 
 
-def test_incomplete_dir_lists_all_missing_files(tmp_path, no_download):
-    files = dataset_files()
+def test_incomplete_dir_lists_all_missing_files(tmp_path, no_download, syn):
+    _, files = syn
     directory = write_dataset(tmp_path / "ds", {TRAIN_IMAGES: files[TRAIN_IMAGES]})
     with pytest.raises(DataError) as e:
-        load_mnist(directory)
+        load("syn", directory)
     assert_one_sentence(str(e.value), TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
     assert f"{TRAIN_IMAGES}," not in str(e.value)  # present, so not listed as missing
+
+
+def test_unknown_dataset_names_the_registered_ones():
+    with pytest.raises(datasets.UnknownDataset, match="'mnist', 'fashion'"):
+        load("kmnist")
 
 
 # -- resolution order -----------------------------------------------------------------
 
 
 def test_explicit_dir_never_downloads_even_when_default_is_missing(tmp_path, no_download):
-    # cwd has no ./data/mnist, the situation in which load_mnist() would download
     with pytest.raises(DataError):
-        load_mnist(tmp_path / "missing")
+        load("mnist", tmp_path / "missing")
     assert not (tmp_path / "data").exists()
 
 
 def test_env_dir_is_used_as_is_and_never_downloads(tmp_path, monkeypatch, no_download):
     monkeypatch.setenv("NPCNN_DATA", str(tmp_path / "env-missing"))
     with pytest.raises(DataError) as e:
-        load_mnist()
+        load()
     assert_one_sentence(str(e.value), "env-missing", "NPCNN_DATA")
+    monkeypatch.setenv("NPCNN_DATA_FASHION", str(tmp_path / "f-missing"))
+    with pytest.raises(DataError) as e:
+        load("fashion")
+    assert_one_sentence(str(e.value), "f-missing", "$NPCNN_DATA_FASHION")
 
 
-def test_resolution_order(tmp_path, monkeypatch, no_download):
-    write_dataset(tmp_path / "envdir", dataset_files(seed=1, n_train=4))
-    write_dataset(tmp_path / "data" / "mnist", dataset_files(seed=2, n_train=5), gz=True)
-    write_dataset(tmp_path / "explicit", dataset_files(seed=3, n_train=6))
-    monkeypatch.setenv("NPCNN_DATA", str(tmp_path / "envdir"))
-    assert len(load_mnist(tmp_path / "explicit")[0]) == 6  # explicit beats $NPCNN_DATA
-    assert len(load_mnist()[0]) == 4  # $NPCNN_DATA beats ./data/mnist
-    assert len(load_mnist("")[0]) == 4  # "" means "not given", like None
-    monkeypatch.setenv("NPCNN_DATA", "")  # empty counts as unset
-    assert len(load_mnist()[0]) == 5  # then the checkout's data/mnist
+def test_resolution_order(tmp_path, monkeypatch, no_download, syn):
+    ds, files = syn
+    for d in ("envdir", "explicit", f"data/{ds.id}"):
+        write_dataset(tmp_path / d, files, gz=d.startswith("data"))
+    monkeypatch.setenv(ds.env, str(tmp_path / "envdir"))
+    assert data.check("syn", tmp_path / "explicit") == tmp_path / "explicit"  # beats the env
+    assert data.check("syn") == tmp_path / "envdir"  # the variable beats data/<id>
+    assert data.check("syn", "") == tmp_path / "envdir"  # "" means "not given", like None
+    monkeypatch.setenv(ds.env, "")  # empty counts as unset
+    assert data.check("syn") == tmp_path / "data" / ds.id  # then the checkout's data/<id>
     monkeypatch.chdir(tmp_path / "explicit")
-    assert len(load_mnist()[0]) == 5  # from any working directory
+    assert data.check("syn") == tmp_path / "data" / ds.id  # from any working directory
+    assert paths.data_dir("fashion") == tmp_path / "data" / "fashion-mnist"
 
 
 def test_no_dir_anywhere_downloads_into_default(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(data, "_fetch", lambda name, directory: calls.append((name, directory)))
+    monkeypatch.setattr(data, "_fetch", lambda ds, name, directory: calls.append((
+        ds.name, name, directory)))
     with pytest.raises(DataError):  # the stub fetched nothing, so the load itself fails
-        load_mnist()
-    assert [c[0] for c in calls] == list(MNIST_FILES)
-    assert all(c[1] == tmp_path / "data" / "mnist" for c in calls)
+        load("fashion")
+    assert calls == [("fashion", n, tmp_path / "data" / "fashion-mnist") for n in FILES]
 
 
-# -- download -------------------------------------------------------------------------
+# -- download (pooch, from a server on 127.0.0.1) --------------------------------------
 
 
-def test_download_writes_verified_gz_atomically(tmp_path, monkeypatch, served):
-    files, fake = served
-    replaced = []
-    real_replace = os.replace
-
-    def spy(src, dst):
-        src, dst = Path(src).resolve(), Path(dst).resolve()
-        assert src.parent == dst.parent, "temp file must be in the target dir for atomicity"
-        assert not dst.exists(), "the final name must appear only via os.replace"
-        replaced.append(dst.name)
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", spy)
-    x_tr, y_tr, x_te, y_te = load_mnist()
-    target = tmp_path / "data" / "mnist"
-    assert sorted(replaced) == sorted(f"{n}.gz" for n in MNIST_FILES)
-    assert sorted(p.name for p in target.iterdir()) == sorted(replaced)  # no temp leftovers
+def test_download_verifies_and_caches(tmp_path, served):
+    ds, files, gz, mirrors = served
+    x_tr, y_tr, x_te, y_te = load("dl")
+    target = tmp_path / "data" / ds.id
+    assert sorted(p.name for p in target.iterdir()) == sorted(f"{n}.gz" for n in FILES)
     for name, payload in files.items():
         assert gzip.decompress((target / f"{name}.gz").read_bytes()) == payload
     np.testing.assert_array_equal(y_te, read_idx(target / f"{TEST_LABELS}.gz"))
-    # A second call finds the files and does not download again.
-    fake.calls.clear()
-    load_mnist()
-    assert fake.calls == []
+    assert mirrors.calls == [f"/m0/{n}.gz" for n in FILES]
+    mirrors.calls.clear()
+    data._CACHE.clear()
+    load("dl")  # a second load finds the files and downloads nothing
+    assert mirrors.calls == []
 
 
 def test_download_only_fetches_missing_files(tmp_path, served):
-    files, fake = served
-    write_dataset(tmp_path / "data" / "mnist", {TRAIN_IMAGES: files[TRAIN_IMAGES]})
-    load_mnist()
-    assert [u.rsplit("/", 1)[1] for u in fake.calls] == [f"{n}.gz" for n in MNIST_FILES[1:]]
+    ds, files, gz, mirrors = served
+    write_dataset(tmp_path / "data" / ds.id, {TRAIN_IMAGES: files[TRAIN_IMAGES]})
+    load("dl")
+    assert mirrors.calls == [f"/m0/{n}.gz" for n in FILES[1:]]
 
 
-def test_checksum_mismatch_tries_next_mirror(tmp_path, served):
-    files, fake = served
+def test_a_wrong_file_tries_the_next_mirror(tmp_path, served):
+    ds, files, gz, mirrors = served
     # Mirror 0 serves the wrong train images (a different, well-formed file); mirror 1
     # serves the right one.
-    wrong = gzip.compress(dataset_files(seed=99)[TRAIN_IMAGES])
-    fake.urls[f"{data.MIRRORS[0]}{TRAIN_IMAGES}.gz"] = wrong
-    fake.urls[f"{data.MIRRORS[1]}{TRAIN_IMAGES}.gz"] = gzip.compress(files[TRAIN_IMAGES])
-    load_mnist()
-    assert f"{data.MIRRORS[1]}{TRAIN_IMAGES}.gz" in fake.calls
-    written = gzip.decompress((tmp_path / "data" / "mnist" / f"{TRAIN_IMAGES}.gz").read_bytes())
+    mirrors.files[f"/m0/{TRAIN_IMAGES}.gz"] = gzip.compress(dataset_files(99)[TRAIN_IMAGES])
+    load("dl")
+    assert f"/m1/{TRAIN_IMAGES}.gz" in mirrors.calls
+    written = gzip.decompress((tmp_path / "data" / ds.id / f"{TRAIN_IMAGES}.gz").read_bytes())
     assert written == files[TRAIN_IMAGES]
 
 
-def test_checksum_mismatch_on_every_mirror_is_rejected(tmp_path, served):
-    files, fake = served
-    wrong = gzip.compress(dataset_files(seed=99)[TRAIN_IMAGES])
-    for mirror in data.MIRRORS:
-        fake.urls[f"{mirror}{TRAIN_IMAGES}.gz"] = wrong
+def test_a_wrong_file_on_every_mirror_is_rejected_and_not_kept(tmp_path, served):
+    ds, files, gz, mirrors = served
+    wrong = gzip.compress(dataset_files(99)[TRAIN_IMAGES])
+    for m in ("m0", "m1"):
+        mirrors.files[f"/{m}/{TRAIN_IMAGES}.gz"] = wrong
     with pytest.raises(DataError) as e:
-        load_mnist()
-    assert_one_sentence(str(e.value), f"{TRAIN_IMAGES}.gz", "SHA-256 mismatch")
-    assert not (tmp_path / "data" / "mnist" / f"{TRAIN_IMAGES}.gz").exists()
-    assert len([u for u in fake.calls if TRAIN_IMAGES in u]) == len(data.MIRRORS)
+        load("dl")
+    assert_one_sentence(str(e.value), f"{TRAIN_IMAGES}.gz", "MD5 mismatch", "NPCNN_DATA_DL")
+    assert not list((tmp_path / "data" / ds.id).iterdir())  # nothing half-written kept
 
 
-def test_offline_is_one_sentence_dataerror(tmp_path):
-    # The autouse fixture's urlopen raises URLError for every URL, as when offline.
+def test_offline_is_one_sentence(tmp_path, served):
+    ds, files, gz, mirrors = served
+    mirrors.close()  # nothing listens: every mirror refuses the connection
     with pytest.raises(DataError) as e:
-        load_mnist()
-    assert_one_sentence(
-        str(e.value), "could not download MNIST", *MNIST_FILES, "NPCNN_DATA", "--data-dir"
-    )
-    assert urllib.request.urlopen.calls == [f"{m}{TRAIN_IMAGES}.gz" for m in data.MIRRORS]
-    assert not (tmp_path / "data").exists()  # offline leaves no empty directories behind
+        load("dl")
+    assert_one_sentence(str(e.value), "could not download the dl set", *FILES, "--data-dir")
 
 
-def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch, served):
-    def broken_replace(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
+def test_an_unwritable_cache_is_one_sentence(tmp_path, served):
+    (tmp_path / "data").write_text("a file where the directory should be")
     with pytest.raises(DataError) as e:
-        load_mnist()
-    assert_one_sentence(str(e.value), f"{TRAIN_IMAGES}.gz", "disk full")
-    assert list((tmp_path / "data" / "mnist").iterdir()) == []
+        load("dl")
+    assert_one_sentence(str(e.value), "could not create", "dl")
 
 
 # -- cache ----------------------------------------------------------------------------
 
 
-def test_cache_returns_same_read_only_arrays_and_sees_replaced_files(tmp_path, no_download):
-    directory = write_dataset(tmp_path / "ds", dataset_files(seed=1, n_train=7))
-    first = load_mnist(directory)
-    second = load_mnist(str(directory) + "/")  # same directory, spelled differently
+def test_cache_returns_same_read_only_arrays_and_sees_replaced_files(tmp_path, no_download,
+                                                                    syn, monkeypatch):
+    _, files = syn
+    directory = write_dataset(tmp_path / "ds", files)
+    first = load("syn", directory)
+    second = load("syn", str(directory) + "/")  # same directory, spelled differently
     assert all(a is b for a, b in zip(first, second, strict=True))
     with pytest.raises(ValueError):
         first[0][0, 0, 0, 0] = 0.5  # shared between callers, so it must not be writable
-    write_dataset(directory, dataset_files(seed=1, n_train=8))
-    assert len(load_mnist(directory)[0]) == 8
+    longer = dataset_files(seed=0, n_train=8)
+    register(monkeypatch, "syn", longer)
+    write_dataset(directory, longer)
+    assert len(load("syn", directory)[0]) == 8  # the new files, checked again
 
 
 # -- split ----------------------------------------------------------------------------
@@ -438,14 +495,19 @@ def test_split_rejects_too_large_subset_and_val_size():
         split(x, y[:-1])
 
 
-# -- real MNIST -----------------------------------------------------------------------
+# -- real MNIST and Fashion-MNIST -----------------------------------------------------
+
+
+def real(name: str, monkeypatch) -> None:
+    path = _REAL[name]
+    if not path or not Path(path).is_dir():
+        pytest.skip(f"set {datasets.get(name).env} to the real {datasets.get(name).title}")
+    monkeypatch.setenv(datasets.get(name).env, path)
 
 
 def test_real_mnist(monkeypatch, no_download):
-    if not _REAL_DIR or not Path(_REAL_DIR).is_dir():
-        pytest.skip("set NPCNN_DATA to a directory holding real MNIST")
-    monkeypatch.setenv("NPCNN_DATA", _REAL_DIR)
-    x_tr, y_tr, x_te, y_te = load_mnist()
+    real("mnist", monkeypatch)
+    x_tr, y_tr, x_te, y_te = load()
     assert x_tr.shape == (60000, 1, 28, 28) and x_te.shape == (10000, 1, 28, 28)
     assert x_tr.dtype == x_te.dtype == np.float32 and y_tr.dtype == y_te.dtype == np.int64
     for x in (x_tr, x_te):
@@ -455,3 +517,20 @@ def test_real_mnist(monkeypatch, no_download):
     assert np.bincount(y_tr, minlength=10).tolist() == train_counts
     assert np.bincount(y_te, minlength=10).tolist() == test_counts
     assert split(x_tr, y_tr)[0].shape == (55000, 1, 28, 28)
+    assert data.identify(_REAL["mnist"]) is datasets.MNIST
+
+
+def test_real_fashion_and_each_refused_as_the_other(monkeypatch, no_download):
+    real("fashion", monkeypatch)
+    x_tr, y_tr, x_te, y_te = load("fashion")
+    assert x_tr.shape == (60000, 1, 28, 28) and x_te.shape == (10000, 1, 28, 28)
+    assert np.bincount(y_tr).tolist() == [6000] * 10  # Fashion-MNIST is balanced
+    assert np.bincount(y_te).tolist() == [1000] * 10
+    assert data.identify(_REAL["fashion"]) is datasets.FASHION
+    with pytest.raises(DataError) as e:
+        load("mnist", _REAL["fashion"])
+    assert_one_sentence(str(e.value), "holds Fashion-MNIST", "not MNIST", "--dataset fashion")
+    if _REAL["mnist"]:
+        with pytest.raises(DataError) as e:
+            load("fashion", _REAL["mnist"])
+        assert_one_sentence(str(e.value), "holds MNIST", "not Fashion-MNIST")

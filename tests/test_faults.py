@@ -21,8 +21,9 @@ import time
 
 import numpy as np
 import pytest
-from conftest import INJECT, starts, strip
+from conftest import INJECT, TINY, starts, strip
 
+from npcnn import datasets
 from npcnn import store as runs
 from npcnn.checkpoint import CHECKPOINT, HISTORY, checkpoint_epochs, load_checkpoint
 from npcnn.config import TrainConfig
@@ -31,8 +32,9 @@ from npcnn.safeio import CorruptFile, arrays_digest, atomic_write, loads_checked
 # A sweep in a fresh interpreter: configs as JSON, the store, the worker processes.
 SWEEP = """
 import json, sys
-from npcnn import sweep
+from npcnn import datasets, sweep
 from npcnn.config import TrainConfig
+datasets.ensure(json.loads(sys.argv[4]))  # the test's synthetic dataset
 configs = [TrainConfig.from_dict(d) for d in json.loads(sys.argv[1])]
 points = [sweep.Point(str(i), c) for i, c in enumerate(configs)]
 results = sweep.run(points, jobs=int(sys.argv[3]), runs_dir=sys.argv[2])
@@ -48,22 +50,24 @@ def launch(configs, store, log, jobs):
     """A sweep in a subprocess whose every process logs its training starts to ``log``."""
     path = os.pathsep.join([str(INJECT), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, NPCNN_TEST_TRAIN_LOG=str(log), TQDM_DISABLE="1", PYTHONPATH=path)
+    spec = datasets.get(configs[0].dataset).to_dict()
+    # start_new_session: its own process group, killable with its workers.
     return subprocess.Popen(
         [sys.executable, "-c", SWEEP, json.dumps([c.to_dict() for c in configs]), str(store),
-         str(jobs)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)  # its own process group: killable with its workers
+         str(jobs), json.dumps(spec)], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 @pytest.fixture
 def cfg(tiny_mnist) -> TrainConfig:
-    return TrainConfig(epochs=2, subset=300, data_dir=str(tiny_mnist))
+    return TrainConfig(epochs=2, subset=300, dataset=TINY, data_dir=str(tiny_mnist))
 
 
 @pytest.fixture(scope="module")
 def trained(tiny_mnist, tmp_path_factory):
     """A store holding one finished 1-epoch run, trained once for the module; tests
     damage copies of it."""
-    config = TrainConfig(epochs=1, subset=300, data_dir=str(tiny_mnist))
+    config = TrainConfig(epochs=1, subset=300, dataset=TINY, data_dir=str(tiny_mnist))
     store = tmp_path_factory.mktemp("trained")
     return config, store, runs.ensure(config, store)
 
@@ -166,7 +170,7 @@ def test_a_damaged_history_is_rebuilt_from_the_checkpoint(trained, tmp_path, cap
         acc = json.dumps(first["final_test_acc"])
         path.write_text(text.replace(f'"final_test_acc": {acc}', '"final_test_acc": 1.0'))
         assert json.loads(path.read_text())["final_test_acc"] == 1.0
-    assert runs.read_history(cfg, store) is None and not runs.is_finished(cfg, store)
+    assert runs.run_history(cfg, store) is None and not runs.is_answered(cfg, store)
 
     with caplog.at_level(logging.INFO, logger="npcnn.store"):
         again = runs.ensure(cfg, store)
@@ -201,7 +205,7 @@ def test_a_sweep_killed_midway_loses_nothing_and_retrains_only_the_unfinished(
     # Signal the sweep and its worker once a run is finished and another is halfway.
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        done = [c for c in configs if runs.is_finished(c, store)]
+        done = [c for c in configs if runs.is_answered(c, store)]
         partial = [c for c in configs if c not in done and _epochs_in_checkpoint(c, store)]
         if done and partial:
             os.killpg(proc.pid, sig)
@@ -212,7 +216,7 @@ def test_a_sweep_killed_midway_loses_nothing_and_retrains_only_the_unfinished(
         assert proc.returncode == -signal.SIGKILL, err
     else:  # KeyboardInterrupt, promptly: the queued run is dropped, not run first
         assert proc.returncode == 1 and "KeyboardInterrupt" in err, err
-    done = [c for c in configs if runs.is_finished(c, store)]
+    done = [c for c in configs if runs.is_answered(c, store)]
     kept = {c.key(): (runs.run_dir(c, store) / HISTORY).read_bytes() for c in done}
     at_kill = {c.key(): _epochs_in_checkpoint(c, store) for c in configs if c not in done}
     assert kept and any(at_kill.values())
@@ -233,12 +237,13 @@ def test_a_sweep_killed_midway_loses_nothing_and_retrains_only_the_unfinished(
             assert (runs.run_dir(c, store) / HISTORY).read_bytes() == kept[c.key()]
         else:  # retrained once, from the epoch its checkpoint held, its records kept
             assert [e for e, _ in new] == [at_kill[c.key()]]
-            h = runs.read_history(c, store)
+            h = runs.run_history(c, store)
             assert h["epochs"][:at_kill[c.key()]] == records[c.key()]
-        h = runs.read_history(c, store)
+        h = runs.run_history(c, store)
         assert [e["epoch"] for e in h["epochs"]] == [1, 2, 3] and len(h["iter_loss"]) == 9
     # No run lost or duplicated, no temp file of a killed write left.
-    assert sorted(r["key"] for r in runs.list_runs(store)) == sorted(c.key() for c in configs)
+    keys = sorted(d.name for d in store.iterdir() if not d.name.startswith("_"))
+    assert keys == sorted(c.key() for c in configs)
     assert not list(store.glob("*/.*.tmp"))
 
 

@@ -359,3 +359,33 @@ def test_conv_relu_pool_stage_matches_the_loop_reference(N, C, F, H, W, k, nxt):
         assert stage.bwd(dout.transpose(1, 0, 2, 3)) is None
         assert rel_error(conv.grads["W"], rdW) < REF_TOL
         assert rel_error(conv.grads["b"], rdb) < REF_TOL
+
+
+@pytest.mark.parametrize("keep", [1 << 30, 0], ids=["kept", "again"])
+def test_blank_windows_give_exact_zeros_and_pass_no_gradient(keep):
+    """Blank input windows (MNIST's background) with zero-initialised biases give
+    pre-activations of exactly 0, where ReLU's mask alone decides the gradient: it is
+    ``x > 0`` (PyTorch's too), so those positions add nothing to db. A mask of ``>= 0``
+    would; the loop reference tells the two apart exactly here and nowhere else."""
+    rng = np.random.default_rng(5)
+    conv = _conv(rng, 1, 3, 3, 1, 1)
+    conv.params["b"][...] = 0  # as initialised
+    conv.needs_dx = False
+    stage = ConvReLUPool(conv, ReLU(), AvgPool2D(2))
+    x = rng.normal(size=(2, 1, 8, 8))
+    x[:, :, :4] = 0.0  # the top half blank: every window there sums to exactly 0
+    Wt, b = conv.params["W"].copy(), conv.params["b"].copy()
+    z = ref.conv2d_forward(x, Wt, b, 1, 1)
+    assert np.count_nonzero(z == 0) >= 2 * 3 * 8 * 3  # rows 0-2 of every map are exact 0
+    dout = rng.normal(size=(2, 3, 4, 4))
+    rdW, rdb = ref.conv_relu_pool_backward(dout, x, Wt, b, 1)
+    ge = ref.avgpool2d_backward(dout, z.shape, 2) * (z >= 0)  # what ">= 0" would give
+    assert not np.allclose(rdb, ge.sum(axis=(0, 2, 3)))  # the masks differ here
+    stage.BLOCK_FLOATS, stage.KEEP_FLOATS = 1 << 20, keep
+    stage.fwd(x.transpose(1, 0, 2, 3))
+    stage.bwd(dout.transpose(1, 0, 2, 3))
+    assert rel_error(conv.grads["b"], rdb) < REF_TOL
+    assert rel_error(conv.grads["W"], rdW) < REF_TOL
+    relu = ReLU()
+    y = relu.forward(z)
+    np.testing.assert_array_equal(relu.backward(np.ones_like(z)), (y > 0).astype(float))

@@ -17,7 +17,6 @@ import pytest
 from conftest import ROOT
 
 from npcnn.config import TrainConfig
-from npcnn.report.studies import parameters_cell
 
 pm = pytest.importorskip("papermill")
 
@@ -37,6 +36,12 @@ def papermill(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Comp
 def payloads(nb: dict, kind: str) -> list[dict]:
     return [o["data"][MIME] for c in nb["cells"] for o in c.get("outputs", [])
             if MIME in o.get("data", {}) and o["data"][MIME].get("kind") == kind]
+
+
+def parameters_cell(notebook: Path) -> str:
+    nb = json.loads(notebook.read_text())
+    return next("".join(c["source"]) for c in nb["cells"]
+                if "parameters" in c["metadata"].get("tags", []))
 
 
 def images(nb: dict) -> int:
@@ -108,6 +113,33 @@ def test_the_users_command_works_from_notebooks_and_elsewhere(env, tmp_path):
     assert payloads(again, "summary") == [summary]  # the same run, read from the store
 
 
+def test_the_users_command_on_fashion_mnist(env, fashion_dir, tmp_path):
+    """``cd notebooks && papermill sweep.ipynb out.ipynb -p dataset fashion``, as typed."""
+    env = dict(env, NPCNN_DATA_FASHION=str(fashion_dir))
+    out = tmp_path / "out.ipynb"
+    proc = papermill("sweep.ipynb", str(out), "-p", "dataset", "fashion", *TINY, cwd=NB,
+                     env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    nb = json.loads(out.read_text())
+    (summary,) = payloads(nb, "summary")
+    assert summary["runs"][0]["dataset"] == "fashion-mnist"
+    html = "".join("".join(o["data"].get("text/html", "")) for c in nb["cells"]
+                   for o in c.get("outputs", []) if "data" in o)
+    assert "Fashion-MNIST" in html and "Fashion-MNIST test images" in html
+
+
+def test_a_study_file_is_a_parameters_file(env, tmp_path):
+    """``papermill sweep.ipynb out.ipynb -f ../params/momentum.yaml``: the study file
+    (its report entry included) is what the notebook takes."""
+    out = tmp_path / "out.ipynb"
+    proc = papermill("sweep.ipynb", str(out), "-f", "../params/momentum.yaml", *TINY,
+                     "-y", "{seeds: [0]}", cwd=NB, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (summary,) = payloads(json.loads(out.read_text()), "summary")
+    assert [r["label"] for r in summary["runs"]][:3] == ["momentum=0", "momentum=0.5",
+                                                         "momentum=0.9"]
+
+
 def test_seeds_and_each_parameter_type(env, tmp_path):
     out = tmp_path / "out.ipynb"
     proc = papermill(str(NB / "sweep.ipynb"), str(out), *TINY,
@@ -128,7 +160,10 @@ def test_seeds_and_each_parameter_type(env, tmp_path):
                    for o in c.get("outputs", []) if "data" in o)
     assert "typed parameters" in html and "lr=0.02" in html
     (verdict,) = payloads(nb, "verdict")
-    assert verdict["claim"] == 4 and verdict["n"] == 2 and len(verdict["checks"]) == 3
+    assert verdict["claim"] == 4 and verdict["n"] == 2
+    # momentum 0.5 -> 0.9: a collapse check, faster early, worse late; no switched point
+    assert [c["aspect"] for c in verdict["checks"]][:3] == [
+        "collapses no more often", "faster early", "worse late"]
     assert images(nb) >= 4  # accuracy, loss, lr, per-iteration loss
 
 
@@ -152,11 +187,13 @@ def test_cnn_vs_mlp_notebook(env, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     nb = json.loads(out.read_text())
     (summary,) = payloads(nb, "summary")
-    assert [r["label"] for r in summary["runs"]] == ["CNN k=3 C=4", "MLP 784-100-10",
-                                                      "MLP 784-100-50-10"]
+    assert [r["label"] for r in summary["runs"]] == [
+        "CNN k=3 C=4", "best: CNN k=3 C=16, lr 0.05, init_std 0.1", "MLP 784-100-10",
+        "MLP 784-100-50-10"]
     (verdict,) = payloads(nb, "verdict")
     assert verdict["claim"] == 7
-    assert "2,158 vs 84,060" in verdict["checks"][1]["measured"]
+    (share,) = [c for c in verdict["checks"] if c["aspect"] == "a small share of the parameters"]
+    assert "2,158 vs MLP 784-100-50-10 84,060" in share["measured"]
 
 
 def test_feature_maps_notebook(env, tmp_path):

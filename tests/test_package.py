@@ -35,6 +35,7 @@ def test_the_wheel_ships_the_studies(wheel):
         assert f"npcnn/notebooks/{nb}.ipynb" in names
     assert {f"npcnn/params/{p.name}" for p in (ROOT / "params").glob("*.yaml")} <= names
     for f in ("SEED.md", "templates/index.html.j2", "templates/bar.html.j2",
+              "templates/datasets.html.j2",
               "templates/report.css", "templates/npcnn_page/index.html.j2",
               "templates/npcnn_page/conf.json"):
         assert f"npcnn/report/{f}" in names

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import strip
+from conftest import TINY, strip
 from filelock import FileLock, Timeout
 
 import npcnn.trainer
@@ -19,14 +19,13 @@ from npcnn.config import TrainConfig
 
 @pytest.fixture
 def cfg(tiny_mnist) -> TrainConfig:
-    return TrainConfig(epochs=2, subset=300, data_dir=str(tiny_mnist))
+    return TrainConfig(epochs=2, subset=300, dataset=TINY, data_dir=str(tiny_mnist))
 
 
 def test_run_dir_is_the_config_key(tmp_path, cfg):
     assert runs.run_dir(cfg, tmp_path) == tmp_path / cfg.key()
-    assert runs.status(cfg, tmp_path) == "missing"
-    assert runs.read_history(cfg, tmp_path) is None
-    assert not runs.is_finished(cfg, tmp_path)
+    assert runs.run_history(cfg, tmp_path) is None
+    assert not runs.is_answered(cfg, tmp_path)
 
 
 def test_default_root_follows_env(monkeypatch, tmp_path):
@@ -39,7 +38,7 @@ def test_default_root_follows_env(monkeypatch, tmp_path):
 def test_ensure_trains_once_then_reads_back(tmp_path, cfg, monkeypatch):
     h = runs.ensure(cfg, tmp_path)
     assert h["status"] == "completed" and len(h["epochs"]) == 2
-    assert runs.is_finished(cfg, tmp_path)
+    assert runs.is_answered(cfg, tmp_path)
     mtime = (runs.run_dir(cfg, tmp_path) / HISTORY).stat().st_mtime_ns
 
     def no_training(*a, **k):
@@ -48,8 +47,7 @@ def test_ensure_trains_once_then_reads_back(tmp_path, cfg, monkeypatch):
     monkeypatch.setattr(npcnn.trainer, "train", no_training)
     assert runs.ensure(cfg, tmp_path)["epochs"] == h["epochs"]
     assert (runs.run_dir(cfg, tmp_path) / HISTORY).stat().st_mtime_ns == mtime
-    rows = runs.list_runs(tmp_path)
-    assert [r["key"] for r in rows] == [cfg.key()] and rows[0]["status"] == "completed"
+    assert [d.name for d in tmp_path.iterdir() if not d.name.startswith("_")] == [cfg.key()]
 
 
 def test_load_model_has_the_checkpoint_weights(tmp_path, cfg):
@@ -67,7 +65,7 @@ def test_a_killed_run_resumes_from_its_checkpoint(tmp_path, cfg):
     # A run killed mid-way leaves its last history with status "running".
     path = runs.run_dir(cfg, tmp_path) / HISTORY
     path.write_text(json.dumps({**h, "status": "running"}))
-    assert not runs.is_finished(cfg, tmp_path)
+    assert not runs.is_answered(cfg, tmp_path)
     again = runs.ensure(cfg, tmp_path)
     assert again["status"] == "completed"
     # Resumed from the checkpoint: the recorded epochs (timings included) are kept.
@@ -81,9 +79,9 @@ def test_a_longer_run_answers_its_prefix(tmp_path, cfg):
     runs.ensure(long, tmp_path)
     assert runs.to_train([cfg, long], tmp_path) == []
     assert runs.to_train([cfg, long], tmp_path / "empty") == [long]
-    h = runs.read_history(cfg, tmp_path)
+    h = runs.run_history(cfg, tmp_path)
     assert h["status"] == "completed" and h["derived_from"] == long.key()
-    assert runs.read_history(cfg, tmp_path, derive=False) is None
+    assert runs.run_history(cfg, tmp_path, derive=False) is None
     direct = train(cfg, progress=False)
     assert strip(h["epochs"]) == strip(direct.epochs)
     assert h["iter_loss"] == direct.iter_loss

@@ -1,11 +1,12 @@
-"""A study's plan: labelled points, the seeds, and what a run costs."""
+"""A study's plan: labelled points, the seeds, every run once, and what a run costs."""
 
 from __future__ import annotations
 
 import pytest
 
 from npcnn.config import ConfigError, TrainConfig
-from npcnn.sweep.plan import describe, estimate_seconds, plan, runs_of, seed_list
+from npcnn.models import network_name
+from npcnn.sweep.plan import estimate_seconds, labels, longest_first, plan, runs, seed_list
 
 
 def test_plan_labels_points():
@@ -18,7 +19,7 @@ def test_plan_labels_points():
     assert pts[2].config.schedule == "constant" and pts[2].value is None
     assert [p.label for p in plan(base)] == ["CNN k=3 C=4"]
     mlp = plan(base, extra=[{"model": "mlp"}])[1]
-    assert describe(mlp.config) == "MLP 784-100-50-10"
+    assert network_name(mlp.config) == "MLP 784-100-50-10"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -43,8 +44,15 @@ def test_seeds_default_to_the_configs_and_must_be_distinct_naturals():
     for bad in ([0, 0], [-1], ["a"], "012", [True]):
         with pytest.raises(ConfigError, match="seeds must be"):
             seed_list(bad, TrainConfig())
-    runs = runs_of(plan(TrainConfig(), "lr", [0.01, 0.02]), [0, 1])
-    assert [(c.lr, c.seed) for c in runs] == [(0.01, 0), (0.01, 1), (0.02, 0), (0.02, 1)]
+    points = plan(TrainConfig(), "lr", [0.01, 0.02])
+    every = runs(points, [0, 1])
+    assert [(r.config.lr, r.seed) for r in every] == [(0.01, 0), (0.01, 1), (0.02, 0),
+                                                      (0.02, 1)]
+    assert [r.point for r in every] == [points[0]] * 2 + [points[1]] * 2
+    assert [r.config for r in runs(points)] == [p.config for p in points]  # own seeds
+    assert list(labels(points, [0, 1]).values()) == [
+        "lr=0.01, seed 0", "lr=0.01, seed 1", "lr=0.02, seed 0", "lr=0.02, seed 1"]
+    assert list(labels(points, [0], "lr: ").values()) == ["lr: lr=0.01", "lr: lr=0.02"]
 
 
 def test_estimate_grows_with_the_network():
@@ -55,3 +63,5 @@ def test_estimate_grows_with_the_network():
     assert e(c.replace(kernel_size=7)) > e(c.replace(kernel_size=5)) > e(c)
     assert e(c.replace(epochs=20)) == pytest.approx(2 * e(c.replace(epochs=10)))
     assert e(c.replace(subset=6000)) < e(c) / 4
+    assert longest_first([c, c.replace(channels=32), c.replace(model="mlp")]) == [
+        c.replace(channels=32), c, c.replace(model="mlp")]

@@ -7,17 +7,18 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import TINY
 
 from npcnn import store
 from npcnn.checkpoint import HISTORY
 from npcnn.config import TrainConfig
-from npcnn.sweep import COLLAPSE_ACC, compare_table, plan, run, summary_table
+from npcnn.sweep import collapse_acc, compare_table, plan, run, summary_table
 from npcnn.sweep.tables import MIME, status_text
 
 
 @pytest.fixture
 def base(tiny_mnist) -> TrainConfig:
-    return TrainConfig(epochs=1, subset=300, data_dir=str(tiny_mnist))
+    return TrainConfig(epochs=1, subset=300, dataset=TINY, data_dir=str(tiny_mnist))
 
 
 def test_run_trains_each_point_and_seed_once_and_never_retrains(tmp_path, base):
@@ -39,7 +40,7 @@ def test_run_trains_each_point_and_seed_once_and_never_retrains(tmp_path, base):
     again = run(more, seeds=[0, 1], jobs=2, runs_dir=str(tmp_path))
     assert [p.stat().st_mtime_ns for p in paths] == mtimes
     assert again[0].runs[1].epochs == results[1].runs[1].epochs
-    assert store.is_finished(more[1].config.replace(seed=1), tmp_path)
+    assert store.is_answered(more[1].config.replace(seed=1), tmp_path)
 
 
 def test_a_lone_run_gets_the_idle_core_without_changing_its_numbers(tmp_path, base):
@@ -55,7 +56,7 @@ def test_a_run_at_chance_is_collapsed_with_dead_relu_fraction(tmp_path, base):
     cfg = base.replace(init_std=0.001)
     (p,) = run(plan(cfg), jobs=1, runs_dir=str(tmp_path))
     r = p.runs[0]
-    assert r.final_acc < COLLAPSE_ACC and r.status == "collapsed" and p.collapsed == [0]
+    assert r.final_acc < collapse_acc(TINY) and r.status == "collapsed" and p.collapsed == [0]
     assert 0.0 <= r.dead_relu <= 1.0
     assert "collapsed (" in status_text(r) and "dead ReLU" in status_text(r)
 
@@ -67,10 +68,14 @@ def test_summary_table_shows_seeds_and_carries_their_numbers(tmp_path, base):
     assert html.startswith("<table") and "CNN k=3 C=4" in html and "epoch reaching" in html
     row = table._repr_mimebundle_()[MIME]["runs"][0]
     assert row["seeds"] == [0, 1] and row["n"] == 2 and row["key"] == base.key()
-    finals = [s["final_acc"] for s in row["per_seed"]]
     assert [s["seed"] for s in row["per_seed"]] == [0, 1]
-    assert row["final_acc_mean"] == pytest.approx(sum(finals) / 2)
-    # sample sd of two values: |a - b| / sqrt(2)
-    assert row["final_acc_sd"] == pytest.approx(abs(finals[0] - finals[1]) / math.sqrt(2))
+    # Means and sds over the trained seeds only: a collapsed one is counted apart.
+    finals = [s["final_acc"] for s in row["per_seed"] if s["status"] == "completed"]
+    assert row["n_trained"] == len(finals) and row["trained_seeds"] == [
+        s["seed"] for s in row["per_seed"] if s["status"] == "completed"]
+    if finals:
+        assert row["final_acc_mean"] == pytest.approx(sum(finals) / len(finals))
+    if len(finals) == 2:  # sample sd of two values: |a - b| / sqrt(2)
+        assert row["final_acc_sd"] == pytest.approx(abs(finals[0] - finals[1]) / math.sqrt(2))
     assert row["collapsed"] == sum(s["status"] == "collapsed" for s in row["per_seed"])
     assert "2,158" in compare_table(results)._repr_html_()

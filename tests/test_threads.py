@@ -8,11 +8,12 @@ import sys
 
 from npcnn import threads
 from npcnn.config import TrainConfig
+from npcnn.models import batch_chunks
 
 
 def test_the_split_follows_the_network_and_threads_follow_the_cores():
     small, big = TrainConfig(), TrainConfig(channels=16)
-    assert threads.batch_chunks(small) == 1 and threads.batch_chunks(big) == 2
+    assert batch_chunks(small) == 1 and batch_chunks(big) == 2
     assert threads.auto_threads(small, available=2) == 1
     assert threads.auto_threads(big, available=2) == 2
     assert threads.auto_threads(big, available=1) == 1

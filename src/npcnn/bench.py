@@ -32,25 +32,70 @@ import subprocess
 import sys
 import time
 
+from npcnn.data import epoch_words
 from npcnn.environment import cpu, machine, torch_available
 from npcnn.threads import BLAS_VARS
 
 
+# -- the PyTorch twin -----------------------------------------------------------------
+def torch_twin(model):
+    """PyTorch's copy of an npcnn ``Sequential`` (or ``DataParallel``): the same layers in
+    the same order with the same weights, as ``torch.nn.Sequential``.
+
+    Raises
+    ------
+    TypeError
+        A layer PyTorch has no twin for here.
+    """
+    import numpy as np
+    import torch
+
+    from npcnn.layers import AvgPool2D, Conv2D, Flatten, Linear, MaxPool2D, ReLU, Sigmoid
+
+    twins = []
+    with torch.no_grad():
+        for layer in model.layers:
+            if isinstance(layer, Conv2D):
+                t = torch.nn.Conv2d(layer.C, layer.F, layer.k, stride=layer.stride,
+                                    padding=layer.padding)
+                t.weight.copy_(torch.from_numpy(np.array(layer.params["W"])))
+                t.bias.copy_(torch.from_numpy(np.array(layer.params["b"])))
+            elif isinstance(layer, Linear):  # npcnn's W is (D_in, D_out), PyTorch's (out, in)
+                t = torch.nn.Linear(layer.D, layer.M)
+                t.weight.copy_(torch.from_numpy(np.array(layer.params["W"].T)))
+                t.bias.copy_(torch.from_numpy(np.array(layer.params["b"])))
+            elif isinstance(layer, (AvgPool2D, MaxPool2D)):
+                kind = torch.nn.AvgPool2d if isinstance(layer, AvgPool2D) else torch.nn.MaxPool2d
+                t = kind(layer.k, stride=layer.stride, padding=layer.padding)
+            elif isinstance(layer, ReLU):
+                t = torch.nn.ReLU()
+            elif isinstance(layer, Sigmoid):
+                t = torch.nn.Sigmoid()
+            elif isinstance(layer, Flatten):
+                t = torch.nn.Flatten()
+            else:
+                raise TypeError(f"no PyTorch twin for {layer!r}")
+            twins.append(t)
+    return torch.nn.Sequential(*twins)
+
+
 # -- child-side measurements ---------------------------------------------------------
-def _load():
-    from npcnn.data import load_mnist
+def _config(channels: int, epochs: int = 1, threads: int = 1, dataset: str = "mnist"):
+    from npcnn.config import TrainConfig
 
-    return load_mnist(None)
+    return TrainConfig(channels=channels, epochs=epochs, schedule="constant", threads=threads,
+                       dataset=dataset)
 
 
-def _npcnn_epochs(channels: int, epochs: int, threads: int) -> dict:
+def _npcnn_epochs(channels: int, epochs: int, threads: int, dataset: str = "mnist") -> dict:
     """threads: as ``TrainConfig.threads`` (0: npcnn's default, auto)."""
     from npcnn import threads as npcnn_threads
-    from npcnn.config import TrainConfig
+    from npcnn.data import load
+    from npcnn.models import batch_chunks
     from npcnn.trainer import evaluate, train
 
-    data = _load()
-    cfg = TrainConfig(channels=channels, epochs=epochs, schedule="constant", threads=threads)
+    cfg = _config(channels, epochs, threads, dataset)
+    data = load(dataset)
     result = train(cfg, progress=False, data=data)
     from npcnn.losses import get_loss
 
@@ -61,35 +106,24 @@ def _npcnn_epochs(channels: int, epochs: int, threads: int) -> dict:
         t.append(time.perf_counter() - t0)
     return {"epoch_s": [e["seconds"] for e in result.epochs], "eval10k_s": t,
             "test_acc": result.final_test_acc, "threads": npcnn_threads.resolve(cfg),
-            "chunks": npcnn_threads.batch_chunks(cfg)}
+            "chunks": batch_chunks(cfg)}
 
 
-def _torch_epochs(channels: int, epochs: int, threads: int) -> dict:
+def _torch_epochs(channels: int, epochs: int, threads: int, dataset: str = "mnist") -> dict:
     """threads: for ``torch.set_num_threads``; 0 keeps PyTorch's default."""
     import numpy as np
     import torch
 
-    from npcnn.data import split
-    from npcnn.models import seed_cnn
+    from npcnn.data import load, split
+    from npcnn.models import build_network
 
     if threads:
         torch.set_num_threads(threads)
-    x_train, y_train, x_test, y_test = _load()
+    x_train, y_train, x_test, y_test = load(dataset)
     x_tr, y_tr, x_val, y_val = split(x_train, y_train)
-    C = channels
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(1, C, 3, padding=1), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
-        torch.nn.Conv2d(C, C, 3, padding=1), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
-        torch.nn.Flatten(), torch.nn.Linear(C * 49, 10))
-    ours = seed_cnn(channels=C, seed=0)  # same initial weights as npcnn's run
-    with torch.no_grad():
-        for t_layer, o_layer in zip([net[0], net[3], net[7]],
-                                    [ours.layers[0], ours.layers[3], ours.layers[7]],
-                                    strict=True):
-            w = o_layer.params["W"]
-            t_layer.weight.copy_(torch.from_numpy(np.array(w.T if w.ndim == 2 else w)))
-            t_layer.bias.zero_()
-    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    cfg = _config(channels, epochs, dataset=dataset)
+    net = torch_twin(build_network(cfg))  # the same initial weights as npcnn's run
+    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     loss_fn = torch.nn.CrossEntropyLoss()
     xs, ys = torch.from_numpy(np.array(x_tr)), torch.from_numpy(np.array(y_tr))
     evalsets = [(torch.from_numpy(np.array(x)), torch.from_numpy(np.array(y)))
@@ -107,9 +141,9 @@ def _torch_epochs(channels: int, epochs: int, threads: int) -> dict:
     times, acc = [], 0.0
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        order = torch.from_numpy(np.random.default_rng([0, epoch]).permutation(len(xs)))
-        for i in range(0, len(xs), 100):
-            idx = order[i:i + 100]
+        order = torch.from_numpy(np.random.default_rng([cfg.seed, epoch]).permutation(len(xs)))
+        for i in range(0, len(xs), cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
             opt.zero_grad(set_to_none=True)
             loss_fn(net(xs[idx]), ys[idx]).backward()
             opt.step()
@@ -125,16 +159,18 @@ def _torch_epochs(channels: int, epochs: int, threads: int) -> dict:
             "threads": torch.get_num_threads()}
 
 
-def _layers(channels: int, batch: int, naive_batch: int, threads: int) -> dict:
+def _layers(channels: int, batch: int, naive_batch: int, threads: int,
+            dataset: str = "mnist") -> dict:
     """Per-layer forward/backward milliseconds for a batch of ``batch`` images."""
     import numpy as np
 
+    from npcnn import datasets
     from npcnn import reference as ref
-    from npcnn.models import seed_cnn
+    from npcnn.models import build_network
 
     rng = np.random.default_rng(0)
-    model = seed_cnn(channels=channels, seed=0)
-    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    model = build_network(_config(channels, dataset=dataset))
+    x = rng.random((batch, *datasets.get(dataset).image_shape), dtype=np.float32)
     rows = []
     h = x
     for layer in model.layers:
@@ -154,10 +190,7 @@ def _layers(channels: int, batch: int, naive_batch: int, threads: int) -> dict:
     except ImportError:
         return {"rows": rows, "torch": False}
     torch.set_num_threads(threads)
-    C = channels
-    tl = [torch.nn.Conv2d(1, C, 3, padding=1), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
-          torch.nn.Conv2d(C, C, 3, padding=1), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
-          torch.nn.Flatten(), torch.nn.Linear(C * 49, 10)]
+    tl = list(torch_twin(model))
     h = torch.from_numpy(x)
     for i, (row, layer) in enumerate(zip(rows, tl, strict=True)):
         # Same work as training: the first layer's input gradient is never computed.
@@ -236,7 +269,7 @@ def run_job(kind: str, blas_threads: int | None = 1, **job) -> dict:
 
 
 def epoch_table(channels=(4, 16), epochs: int = 3, threads=(1,), use_torch=True,
-                log=print) -> list[dict]:
+                log=print, dataset: str = "mnist") -> list[dict]:
     """Median seconds per epoch (train + eval of 15k images) and 10k-image evaluation.
 
     A thread count of 0 means both libraries' defaults (see the module docstring); the
@@ -251,14 +284,16 @@ def epoch_table(channels=(4, 16), epochs: int = 3, threads=(1,), use_torch=True,
         name = t or "default"
         for C in channels:
             log(f"  npcnn   C={C:<3d} threads={name} ...")
-            ours = run_job("npcnn", blas, channels=C, epochs=epochs, threads=t)
+            ours = run_job("npcnn", blas, channels=C, epochs=epochs, threads=t,
+                           dataset=dataset)
             row = {"channels": C, "threads": t, "npcnn_epoch_s": med(ours["epoch_s"]),
                    "npcnn_eval_s": med(ours["eval10k_s"]),
                    "npcnn_rss_mib": ours["max_rss_mib"], "npcnn_acc": ours["test_acc"],
                    "npcnn_threads": ours["threads"], "npcnn_chunks": ours["chunks"]}
             if use_torch:
                 log(f"  pytorch C={C:<3d} threads={name} ...")
-                ref = run_job("torch", blas, channels=C, epochs=epochs, threads=t)
+                ref = run_job("torch", blas, channels=C, epochs=epochs, threads=t,
+                              dataset=dataset)
                 row.update(torch_epoch_s=med(ref["epoch_s"]), torch_eval_s=med(ref["eval10k_s"]),
                            torch_acc=ref["test_acc"], torch_rss_mib=ref["max_rss_mib"],
                            torch_threads=ref["threads"])
@@ -269,9 +304,9 @@ def epoch_table(channels=(4, 16), epochs: int = 3, threads=(1,), use_torch=True,
 
 
 def layer_table(channels: int = 4, batch: int = 100, naive_batch: int = 4,
-                threads: int = 1) -> list[dict]:
+                threads: int = 1, dataset: str = "mnist") -> list[dict]:
     return run_job("layers", channels=channels, batch=batch, naive_batch=naive_batch,
-                   threads=threads)["rows"]
+                   threads=threads, dataset=dataset)["rows"]
 
 
 def format_epoch_table(rows: list[dict]) -> str:
@@ -347,22 +382,24 @@ def main(argv: list[str] | None = None) -> int:
         print(format_layer_table(result["layers"]))
     if args.defaults:
         print(f"\nseconds per epoch at both libraries' defaults on {cpu()} "
-              f"({os.cpu_count()} cores; median of {args.epochs}; train 55k + eval 15k), "
-              "and evaluation of the 10k test images:")
+              f"({os.cpu_count()} cores; median of {args.epochs}; {epoch_words()}), "
+              "and evaluation of the test images:")
         rows = epoch_table(args.channels, args.epochs, (0,), use_torch,
                            log=lambda m: print(m, file=sys.stderr))
         print(format_defaults_table(rows))
         result["defaults"] = rows
     elif not args.layers_only:
-        print(f"\nseconds per epoch (median of {args.epochs}; train 55k + eval 15k), "
-              "and evaluation of the 10k test images:")
+        print(f"\nseconds per epoch (median of {args.epochs}; {epoch_words()}), "
+              "and evaluation of the test images:")
         rows = epoch_table(args.channels, args.epochs, args.threads, use_torch,
                            log=lambda m: print(m, file=sys.stderr))
         print(format_epoch_table(rows))
         result["epochs"] = rows
     if args.defaults or not args.layers_only:
-        print("\nthe seed's network needed about 54 s per epoch (1.5 h / 100 epochs, 4-core "
-              "i7-4710HQ).")
+        from npcnn.claims.seed import SEED
+
+        print(f"\nthe seed's network needed about {SEED['seconds_per_epoch']:.0f} s per epoch "
+              f"({SEED['default_hours']:g} h / 100 epochs, {SEED['machine']}).")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

@@ -22,6 +22,7 @@ import sys
 import warnings
 from typing import Any, NoReturn
 
+from npcnn import datasets
 from npcnn.config import ConfigError, TrainConfig
 from npcnn.text import one_line
 
@@ -95,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog=PROG,
-        description="A from-scratch NumPy CNN on MNIST.",
+        description="A from-scratch NumPy CNN on MNIST and Fashion-MNIST.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{train,bench,report}", required=True)
@@ -162,13 +163,19 @@ def _print_warning(message, category, filename, lineno, file=None, line=None) ->
 
 
 def cmd_train(ns: argparse.Namespace) -> int:
+    from npcnn.data import recognise
+
     try:
-        config = config_from_args(ns)
+        given = config_from_args(ns)
     except ConfigError as err:
         return _fail(str(err))
+    config = recognise(given, stated=ns.dataset is not None)
+    if config.dataset != given.dataset:
+        print(f"{PROG}: {config.data_dir} holds {datasets.get(config.dataset).title}: "
+              f"training on it (--dataset {config.dataset})", file=sys.stderr)
 
     from npcnn.checkpoint import HISTORY
-    from npcnn.data import DataError
+    from npcnn.data import DataError, check
     from npcnn.trainer import RunDirError, TrainingInterrupted, train
 
     if ns.out is not None:
@@ -178,6 +185,8 @@ def cmd_train(ns: argparse.Namespace) -> int:
 
         out = str(run_dir(config))
     try:
+        if config.data_dir:  # checked even when the store answers: a wrong --data-dir is
+            check(config.dataset, config.data_dir)  # a mistake to say, not to ignore
         with warnings.catch_warnings():
             warnings.showwarning = _print_warning
             result = train(config, out_dir=out, progress=not ns.no_progress)

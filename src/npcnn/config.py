@@ -1,9 +1,12 @@
 """The one source of hyperparameters: ``TrainConfig``.
 
-The CLI flags, the notebooks' ``parameters`` cell and the sweep YAML files all map
-onto these fields by name. Defaults are the seed assignment's setting (see
-``shared/seed/SEED.md``): lr 0.01, momentum 0.9, no weight decay, batch 100,
-conv init_std 1, kernel 3, 4 channels, softmax cross-entropy, plateau schedule.
+The CLI flags, the notebooks' ``parameters`` cell and the study YAML files all map
+onto these fields by name. Defaults are the seed assignment's setting (its digest ships
+as ``src/npcnn/report/SEED.md``): MNIST, lr 0.01, momentum 0.9, no weight decay, batch
+100, conv init_std 1, kernel 3, 4 channels, softmax cross-entropy, plateau schedule.
+
+``key()`` is a run's address in the run store: a hash of every field that changes its
+numbers (the dataset among them) and of ``NUMERICS``, the version of the code's numerics.
 """
 
 from __future__ import annotations
@@ -14,14 +17,27 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from npcnn import datasets
+
 MODELS = ("cnn", "mlp")
 LOSSES = ("softmax", "euclidean")
 SCHEDULES = ("constant", "plateau", "step")
 
+# The version of the numerics: what the layers, losses, optimizer, schedules and batch
+# order compute. Bump it with any change that alters a run's numbers, so that no run
+# stored before the change answers for the new code; tests/test_numerics.py pins a tiny
+# run's history and fails until it is bumped.
+NUMERICS = 1
 # Fields that change where data comes from or how fast a run goes, but not its numbers
-# (threads > 1 only reorders float sums: ~1e-7 relative); left out of the run-store key.
-# A change to key() orphans every stored run: tests/test_config.py pins it.
+# (threads > 1 only reorders float sums: ~1e-7 relative; the data directory is checked
+# against the dataset's SHA-256, so it holds ``dataset`` whatever its path); left out of
+# the run-store key.
 _NOT_IN_KEY = ("data_dir", "eval_batch_size", "threads")
+# What entered the key after runs were stored, at the value those runs had: left out of
+# the hash at that value, so the stored runs keep their addresses (MNIST under numerics
+# 1); any other value is hashed. A change to key() orphans every stored run:
+# tests/test_config.py pins it.
+_KEY_SINCE = {"dataset": datasets.DEFAULT, "numerics": 1}
 
 
 class ConfigError(ValueError):
@@ -32,7 +48,7 @@ class ConfigError(ValueError):
 class TrainConfig:
     # model
     model: str = "cnn"  # "cnn" (the seed's network) or "mlp"
-    kernel_size: int = 3  # conv kernel k (odd; padding k//2 keeps 28 -> 14 -> 7)
+    kernel_size: int = 3  # conv kernel k (odd; padding k//2 keeps each map's size)
     channels: int = 4  # output channels of both conv layers
     init_std: float = 1.0  # std of the conv (or MLP) weights, N(0, init_std^2)
     linear_init_std: float = 0.1  # std of the CNN's final Linear weights
@@ -53,11 +69,12 @@ class TrainConfig:
     momentum_until: int = 0  # after this many epochs momentum becomes late_momentum; 0 = never
     late_momentum: float = 0.0  # momentum after momentum_until
     # data and run
-    subset: int = 0  # train on the first N of the 55,000 training images; 0 = all
+    dataset: str = "mnist"  # "mnist" or "fashion" (Fashion-MNIST): npcnn.datasets
+    subset: int = 0  # train on the first N training images (after the hold-out); 0 = all
     seed: int = 0  # weights, batch order: same config + seed -> same numbers
     eval_batch_size: int = 1000  # batch size for validation/test evaluation
     threads: int = 0  # Python threads each batch is split across; 0 = auto (npcnn.threads)
-    data_dir: str = ""  # MNIST directory; "" = $NPCNN_DATA, the checkout's or a cache's
+    data_dir: str = ""  # the dataset's directory; "" = its variable, the checkout's or a cache's
 
     def __post_init__(self) -> None:
         # Coerce what YAML / JSON / papermill naturally produce (lists, ints for floats),
@@ -90,8 +107,13 @@ class TrainConfig:
         return d
 
     def key(self) -> str:
-        """Stable 12-hex-digit hash of every field that changes a run's numbers."""
+        """Stable 12-hex-digit hash of every field that changes a run's numbers and of
+        ``NUMERICS``."""
         d = {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_KEY}
+        d["numerics"] = NUMERICS
+        for name, since in _KEY_SINCE.items():
+            if d[name] == since:
+                del d[name]
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -149,6 +171,8 @@ def _validate(c: TrainConfig) -> None:
     def bad(name: str, rule: str) -> None:
         raise ConfigError(f"{name} must be {rule}, got {getattr(c, name)!r}")
 
+    if c.dataset not in datasets.REGISTRY:
+        bad("dataset", " or ".join(map(repr, datasets.REGISTRY)))
     if c.model not in MODELS:
         bad("model", " or ".join(map(repr, MODELS)))
     if c.loss not in LOSSES:
@@ -184,4 +208,5 @@ def _validate(c: TrainConfig) -> None:
         bad("hidden", "a non-empty list of widths >= 1")
 
 
-__all__ = ["TrainConfig", "ConfigError", "field_names", "MODELS", "LOSSES", "SCHEDULES"]
+__all__ = ["TrainConfig", "ConfigError", "field_names", "MODELS", "LOSSES", "SCHEDULES",
+           "NUMERICS"]

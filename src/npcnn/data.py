@@ -1,8 +1,11 @@
-"""MNIST loading: IDX parsing, directory resolution, verified download, train/val split.
+"""Loading a registered dataset (``npcnn.datasets``): finding its directory, checking its
+files, downloading what is missing, parsing IDX, and the validation split.
 
-Any dataset in MNIST's IDX format (e.g. Fashion-MNIST) loads from a directory holding the
-four standard file names, raw or gzipped. Local files are checked structurally only, never
-against MNIST's checksums; downloaded files are checked against MNIST's SHA-256 values.
+Every file is checked against the dataset's SHA-256 when loaded: a directory holding
+another registered dataset's files is refused in one sentence naming both, a damaged file
+in one sentence saying what is wrong with it, a file of no registered dataset in one
+sentence saying so. So a run's ``dataset`` is what it trained on, wherever its data came
+from (``--data-dir``, a variable, a worker's own copy).
 
 Every user-caused problem raises ``DataError`` with a one-sentence message naming the file
 or directory, the problem, and what to do; the CLI prints it and exits 2.
@@ -10,144 +13,44 @@ or directory, the problem, and what to do; the CLI prints it and exits 2.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import http.client
 import os
-import struct
 import sys
-import urllib.request
-import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from npcnn import paths
+from npcnn import datasets, paths
+from npcnn.datasets import FILES, Dataset
+from npcnn.idx import IMAGE_MAGIC, LABEL_MAGIC, DataError, parse_idx, read_bytes, read_idx
 
-__all__ = ["DataError", "MIRRORS", "MNIST_FILES", "VAL_SIZE", "N_TRAIN", "N_TEST",
-           "EPOCH_WORDS", "load_mnist",
-           "check_mnist", "read_idx", "split", "test_set", "train_images"]
+__all__ = ["DataError", "VAL_SIZE", "load", "check", "identify", "recognise", "digests",
+           "read_idx",
+           "split", "test_set", "train_images", "epoch_words"]
 
-TRAIN_IMAGES = "train-images-idx3-ubyte"
-TRAIN_LABELS = "train-labels-idx1-ubyte"
-TEST_IMAGES = "t10k-images-idx3-ubyte"
-TEST_LABELS = "t10k-labels-idx1-ubyte"
-MNIST_FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
 VAL_SIZE = 5000  # the last training images, held out: they drive the lr schedule
-# Images a full epoch trains on: MNIST's 60,000 minus the validation hold-out.
-N_TRAIN = 60_000 - VAL_SIZE
-N_TEST = 10_000
-# What one epoch does, in words: every epoch also evaluates validation and test images.
-EPOCH_WORDS = f"train {N_TRAIN:,} + evaluate {VAL_SIZE + N_TEST:,} images"
-
-# Mirrors serve "<name>.gz"; tried in order, the next one on any failure.
-MIRRORS = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-)
-# SHA-256 of the DECOMPRESSED files: mirrors may recompress, the IDX bytes are invariant.
-_SHA256 = {
-    TRAIN_IMAGES: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    TRAIN_LABELS: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    TEST_IMAGES: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    TEST_LABELS: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
 _TIMEOUT = 30.0  # seconds per socket operation, so an unreachable mirror fails fast
-_IMAGE_MAGIC = 0x00000803
-_LABEL_MAGIC = 0x00000801
-_SIDE = 28
 
-# Parsed arrays per resolved directory, so sweeps in one process parse MNIST once.
+# Parsed arrays per (dataset, resolved directory), so sweeps in one process parse once.
 # Value: (signature of the files used, (x_train, y_train, x_test, y_test)).
-_CACHE: dict[Path, tuple[tuple, tuple[np.ndarray, ...]]] = {}
-
-_ALL_NAMES = ", ".join(MNIST_FILES)
-_FIX = (
-    f"put the four files ({_ALL_NAMES}, raw or .gz) there "
-    "or point NPCNN_DATA / --data-dir at a directory holding them"
-)
+_CACHE: dict[tuple[str, Path], tuple[tuple, tuple[np.ndarray, ...]]] = {}
+# SHA-256 of a file's decompressed bytes, by (path, size, mtime): each file hashed once.
+_DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
-class DataError(Exception):
-    """A user-caused data problem; the message is one sentence naming the file and the fix."""
+def _fix(ds: Dataset) -> str:
+    return (f"put the four files ({', '.join(FILES)}, raw or .gz) there or point "
+            f"{ds.env} / --data-dir at a directory holding {ds.title}")
 
 
-# -- IDX parsing ----------------------------------------------------------------------
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an unsigned-byte IDX file (raw, or gzipped if the name ends in ``.gz``).
-
-    Returns
-    -------
-    np.ndarray
-        uint8 array shaped by the header's dims, e.g. ``(N, 28, 28)`` for images or
-        ``(N,)`` for labels; a read-only view over the file's bytes (no extra copy).
-
-    Raises
-    ------
-    DataError
-        Unreadable file or corrupt gzip, bad magic number, truncated header or payload,
-        or bytes beyond what the dims promise.
-    """
-    path = Path(path)
-    try:
-        if path.name.endswith(".gz"):
-            with gzip.open(path, "rb") as f:
-                data = f.read()
-        else:
-            data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist; check the path or {_FIX}.") from None
-    except (OSError, EOFError, zlib.error) as e:
-        # gzip reports corruption as OSError (bad header/CRC), EOFError (truncated)
-        # or zlib.error (bad deflate data).
-        raise DataError(f"{path} could not be read ({e}); replace it with an intact copy.") from e
-
-    if len(data) < 4:
-        raise DataError(
-            f"{path} is only {len(data)} bytes, too short for an IDX header; "
-            "replace it with an intact copy."
-        )
-    magic = int.from_bytes(data[:4], "big")
-    ndim = data[3]
-    # Only the unsigned-byte type (0x08) is supported: it is what MNIST-style sets use.
-    if data[:3] != b"\x00\x00\x08" or ndim == 0:
-        raise DataError(
-            f"{path} has magic number 0x{magic:08x}, not an unsigned-byte IDX file "
-            f"(0x{_LABEL_MAGIC:08x} labels, 0x{_IMAGE_MAGIC:08x} images); "
-            "replace it with an IDX file."
-        )
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataError(
-            f"{path} is truncated inside its header ({len(data)} of {header} bytes); "
-            "replace it with an intact copy."
-        )
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    expected = int(np.prod(dims, dtype=np.int64))
-    payload = len(data) - header
-    if payload < expected:
-        raise DataError(
-            f"{path} is truncated: dims {dims} need {expected} data bytes but it holds "
-            f"{payload}; replace it with an intact copy."
-        )
-    if payload > expected:
-        raise DataError(
-            f"{path} has {payload - expected} extra bytes after the {expected} its dims "
-            f"{dims} describe; replace it with an intact copy."
-        )
-    return np.frombuffer(data, dtype=np.uint8, count=expected, offset=header).reshape(dims)
-
-
-# -- directory resolution and download ------------------------------------------------
+# -- directories: finding, identifying, downloading -----------------------------------
 
 
 def _find_files(directory: Path) -> tuple[list[Path], list[str]]:
-    """Return (found paths in MNIST_FILES order, missing names); raw wins over .gz."""
+    """Return (found paths in FILES order, missing names); raw wins over .gz."""
     found, missing = [], []
-    for name in MNIST_FILES:
+    for name in FILES:
         raw, gz = directory / name, directory / f"{name}.gz"
         # Raw first when both exist: it is the same data and skips decompression.
         if raw.is_file():
@@ -159,181 +62,277 @@ def _find_files(directory: Path) -> tuple[list[Path], list[str]]:
     return found, missing
 
 
-def _files_in(directory: Path, what: str) -> list[Path]:
+def _files_in(directory: Path, what: str, ds: Dataset) -> list[Path]:
     """Paths of the four files in ``directory``, or DataError saying what is wrong."""
     if not directory.exists():
-        raise DataError(f"{what} {directory} does not exist; {_FIX}.")
+        raise DataError(f"{what} {directory} does not exist; {_fix(ds)}.")
     if not directory.is_dir():
-        raise DataError(f"{what} {directory} is not a directory; {_FIX}.")
+        raise DataError(f"{what} {directory} is not a directory; {_fix(ds)}.")
     found, missing = _find_files(directory)
     if not found and not any(directory.iterdir()):
-        raise DataError(f"{what} {directory} is empty; {_FIX}.")
+        raise DataError(f"{what} {directory} is empty; {_fix(ds)}.")
     if missing:
         raise DataError(
-            f"{what} {directory} lacks {', '.join(missing)} (raw or .gz); "
-            "add the missing files or point NPCNN_DATA / --data-dir at a complete directory."
+            f"{what} {directory} lacks {', '.join(missing)} (raw or .gz); add the missing "
+            f"files or point {ds.env} / --data-dir at a complete directory."
         )
     return found
 
 
-def _fetch(name: str, directory: Path) -> Path:
-    """Download ``name``.gz from the first mirror whose decompressed bytes verify.
+def _digest(path: Path, data: bytes | None = None) -> str:
+    """SHA-256 of the file's decompressed bytes (``data`` if already read)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = hashlib.sha256(read_bytes(path) if data is None else data).hexdigest()
+    return _DIGESTS[key]
 
-    Written atomically (temp file in ``directory`` + ``os.replace``) so an interrupted
-    download never leaves a partial file that later looks like data.
-    """
+
+def digests(directory: str | os.PathLike) -> dict[str, str]:
+    """``{file name: SHA-256 of its decompressed bytes}`` for the files of ``FILES`` that
+    ``directory`` holds (raw or .gz)."""
+    found, _ = _find_files(Path(directory))
+    return {p.name.removesuffix(".gz"): _digest(p) for p in found}
+
+
+def identify(directory: str | os.PathLike) -> Dataset | None:
+    """The registered dataset whose four files ``directory`` holds, or None (files
+    missing, unreadable, damaged or of no registered dataset)."""
+    try:
+        have = digests(directory)
+    except (DataError, OSError):
+        return None
+    for ds in datasets.REGISTRY.values():
+        if all(have.get(name) == ds.sha256_of(name) for name in FILES):
+            return ds
+    return None
+
+
+def recognise(config: Any, stated: bool) -> Any:
+    """``config`` (a ``TrainConfig``) on the dataset its ``data_dir`` holds, when its
+    dataset was not ``stated`` (no ``--dataset`` flag or ``dataset`` parameter):
+    ``--data-dir`` pointing at Fashion-MNIST's files trains on Fashion-MNIST, stored as
+    such, never answered by an MNIST run. Unchanged when the directory holds no
+    registered dataset: the load then says what is wrong with its files."""
+    if stated or not config.data_dir:
+        return config
+    found = identify(config.data_dir)
+    if found is None or found.name == config.dataset:
+        return config
+    return config.replace(dataset=found.name)
+
+
+def _owner(name: str, digest: str) -> Dataset | None:
+    """The registered dataset whose file ``name`` has this digest."""
+    return next((d for d in datasets.REGISTRY.values() if d.sha256_of(name) == digest), None)
+
+
+def _fetch(ds: Dataset, name: str, directory: Path) -> Path:
+    """Download ``name``.gz with pooch from the first mirror whose file verifies (the MD5
+    of the .gz the mirrors serve); pooch writes it atomically into ``directory``."""
+    import pooch
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"could not create {directory} ({e}); make its parent writable or "
+                        f"point {ds.env} / --data-dir at a directory holding {ds.title}.") \
+            from e
     errors = []
-    for mirror in MIRRORS:
+    for mirror in ds.mirrors:
         url = f"{mirror}{name}.gz"
         print(f"npcnn: downloading {url}", file=sys.stderr)
+        # An explicit User-Agent: some mirrors refuse a library's default one.
+        downloader = pooch.HTTPDownloader(progressbar=False, timeout=_TIMEOUT,
+                                          headers={"User-Agent": "npcnn"})
         try:
-            # An explicit User-Agent: some mirrors refuse urllib's default one.
-            request = urllib.request.Request(url, headers={"User-Agent": "npcnn"})
-            with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
-                compressed = response.read()
-            digest = hashlib.sha256(gzip.decompress(compressed)).hexdigest()
-        except (OSError, EOFError, zlib.error, http.client.HTTPException, ValueError) as e:
-            errors.append(f"{url}: {e}")
+            pooch.retrieve(url, known_hash=f"md5:{ds.md5_gz_of(name)}", fname=f"{name}.gz",
+                           path=directory, downloader=downloader, progressbar=False)
+        except ValueError:  # pooch: the file's MD5 is not the registry's
+            errors.append(f"{url}: MD5 mismatch")
             continue
-        if digest != _SHA256[name]:
-            errors.append(f"{url}: SHA-256 mismatch")
+        except OSError as e:  # requests' errors are OSErrors
+            first = " ".join(str(e).split()).split(". ")[0][:160]  # one clause of it
+            errors.append(f"{url}: {type(e).__name__}" + (f" ({first})" if first else ""))
             continue
-        return _write_atomic(directory / f"{name}.gz", compressed)
+        return directory / f"{name}.gz"
     raise DataError(
-        f"could not download MNIST ({name}.gz failed on every mirror, last error {errors[-1]}); "
-        f"put the four files ({_ALL_NAMES}) in {directory} or point NPCNN_DATA / --data-dir "
-        "at a directory holding them."
+        f"could not download {ds.title} ({name}.gz failed on every mirror, last error "
+        f"{errors[-1]}); put the four files ({', '.join(FILES)}) in {directory} or point "
+        f"{ds.env} / --data-dir at a directory holding them."
     )
 
 
-def _write_atomic(dest: Path, payload: bytes) -> Path:
-    from npcnn.safeio import atomic_write
-
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(dest, payload)
-    except OSError as e:
-        raise DataError(
-            f"could not write {dest} ({e}); make {dest.parent} writable or point "
-            "NPCNN_DATA / --data-dir at a directory holding the MNIST files."
-        ) from e
-    return dest
-
-
-def _resolve(data_dir: str | os.PathLike | None) -> list[Path]:
+def _resolve(ds: Dataset, data_dir: str | os.PathLike | None) -> list[Path]:
     """The four file paths to load, following the documented resolution order."""
     if data_dir is not None and os.fspath(data_dir) != "":
-        return _files_in(Path(data_dir).expanduser(), "data directory")
-    if paths.data_from_env():
-        return _files_in(paths.data_dir(), "data directory (from $NPCNN_DATA)")
-    directory = paths.data_dir()
+        return _files_in(Path(data_dir).expanduser(), "data directory", ds)
+    if paths.data_from_env(ds.name):
+        return _files_in(paths.data_dir(ds.name), f"data directory (from ${ds.env})", ds)
+    directory = paths.data_dir(ds.name)
     if directory.exists() and not directory.is_dir():
-        raise DataError(f"{directory} exists but is not a directory; remove it or {_FIX}.")
-    missing = _find_files(directory)[1] if directory.is_dir() else list(MNIST_FILES)
+        raise DataError(f"{directory} exists but is not a directory; remove it or "
+                        f"{_fix(ds)}.")
+    missing = _find_files(directory)[1] if directory.is_dir() else list(FILES)
     for name in missing:
-        _fetch(name, directory)
-    return _files_in(directory, "data directory")
+        _fetch(ds, name, directory)
+    return _files_in(directory, "data directory", ds)
 
 
-# -- public loading -------------------------------------------------------------------
+# -- loading --------------------------------------------------------------------------
 
 
-def _load_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Parse and check one images/labels pair -> x: (N, 1, 28, 28) float32, y: (N,) int64."""
-    images = read_idx(images_path)
+def _check_pair(ds: Dataset, images: np.ndarray, images_path: Path, labels: np.ndarray,
+                labels_path: Path) -> None:
+    """The shapes and labels a dataset's images/labels pair must have."""
     if images.ndim != 3:
         raise DataError(
             f"{images_path} has magic number 0x{0x800 + images.ndim:08x} ({images.ndim}-d), "
-            f"but an image file needs 0x{_IMAGE_MAGIC:08x}; check it is an images file."
+            f"but an image file needs 0x{IMAGE_MAGIC:08x}; check it is an images file."
         )
     n, rows, cols = images.shape
-    if (rows, cols) != (_SIDE, _SIDE):
+    _, h, w = ds.image_shape
+    if (rows, cols) != (h, w):
         raise DataError(
-            f"{images_path} holds {rows}x{cols} images, but the network needs "
-            f"{_SIDE}x{_SIDE}; use a dataset of 28x28 images."
+            f"{images_path} holds {rows}x{cols} images, but {ds.title} has {h}x{w}; use "
+            f"a dataset of {h}x{w} images."
         )
     if n == 0:
         raise DataError(f"{images_path} holds no images; replace it with an intact copy.")
-    labels = read_idx(labels_path)
     if labels.ndim != 1:
         raise DataError(
             f"{labels_path} has magic number 0x{0x800 + labels.ndim:08x} ({labels.ndim}-d), "
-            f"but a label file needs 0x{_LABEL_MAGIC:08x}; check it is a labels file."
+            f"but a label file needs 0x{LABEL_MAGIC:08x}; check it is a labels file."
         )
     if len(labels) != n:
         raise DataError(
             f"{labels_path} holds {len(labels)} labels but {images_path.name} holds {n} "
             "images; use files from the same dataset."
         )
-    bad = np.flatnonzero(labels > 9)
+    bad = np.flatnonzero(labels >= ds.n_classes)
     if bad.size:
         raise DataError(
             f"{labels_path} holds label {labels[bad[0]]} at index {bad[0]} "
-            f"({bad.size} labels outside 0..9); use a 10-class dataset."
+            f"({bad.size} labels outside 0..{ds.n_classes - 1}); use a "
+            f"{ds.n_classes}-class dataset."
         )
-    # One float32 allocation straight from uint8: no float64 intermediate.
-    x = np.divide(images.reshape(n, 1, rows, cols), np.float32(255), dtype=np.float32)
-    return x, labels.astype(np.int64)
 
 
-def load_mnist(
-    data_dir: str | os.PathLike | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Load the full MNIST-format train and test sets.
+def _parse_all(ds: Dataset, files: list[Path], blobs: list[bytes]) -> tuple[np.ndarray, ...]:
+    """x_train (N, C, H, W) float32 in [0, 1], y_train (N,) int64, x_test, y_test."""
+    arrays = [parse_idx(b, p) for b, p in zip(blobs, files, strict=True)]
+    out = []
+    for i in (0, 2):
+        images, labels = arrays[i], arrays[i + 1]
+        _check_pair(ds, images, files[i], labels, files[i + 1])
+        # One float32 allocation straight from uint8: no float64 intermediate.
+        x = np.divide(images.reshape(len(images), *ds.image_shape), np.float32(255),
+                      dtype=np.float32)
+        out += [x, labels.astype(np.int64)]
+    return tuple(out)
+
+
+def _verify(ds: Dataset, files: list[Path], blobs: list[bytes], what: str) -> None:
+    """DataError unless every file is the dataset's own (its SHA-256)."""
+    wrong = [(p, _digest(p, b)) for p, b in zip(files, blobs, strict=True)
+             if _digest(p, b) != ds.sha256_of(p.name.removesuffix(".gz"))]
+    if not wrong:
+        return
+    for path, digest in wrong:
+        owner = _owner(path.name.removesuffix(".gz"), digest)
+        if owner is not None:
+            raise DataError(
+                f"{what} {path.parent} holds {owner.title} ({path.name} is "
+                f"{owner.title}'s), not {ds.title}; pass --dataset {owner.name} (the "
+                f"dataset parameter) to train on it, or point {ds.env} / --data-dir at "
+                f"{ds.title}'s files."
+            )
+    _parse_all(ds, files, blobs)  # a damaged file: the sentence saying what is wrong
+    path, digest = wrong[0]
+    raise DataError(
+        f"{path} is not {ds.title}'s {path.name.removesuffix('.gz')}: its SHA-256 begins "
+        f"{digest[:12]} and matches no registered dataset; replace it with {ds.title}'s "
+        "file, or register its dataset in npcnn.datasets."
+    )
+
+
+def load(dataset: str = datasets.DEFAULT, data_dir: str | os.PathLike | None = None,
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Load the full train and test sets of a registered dataset, checked.
 
     Parameters
     ----------
+    dataset
+        A registered name (``npcnn.datasets``): "mnist", "fashion", ...
     data_dir
         Directory holding the four files (raw or ``.gz``); used as is, never downloaded
-        into. ``None`` or ``""``: ``$NPCNN_DATA`` if set (same rules), else the
-        checkout's ``data/mnist`` or the user cache (``npcnn.paths.data_dir``),
-        downloading whatever files it lacks from ``MIRRORS``.
+        into. ``None`` or ``""``: the dataset's variable if set (same rules), else the
+        checkout's ``data/<id>`` or the user cache (``npcnn.paths.data_dir``),
+        downloading whatever files it lacks from the dataset's mirrors.
 
     Returns
     -------
-    x_train : (60000, 1, 28, 28) float32 in [0, 1]
-    y_train : (60000,) int64 in 0..9
-    x_test : (10000, 1, 28, 28) float32 in [0, 1]
-    y_test : (10000,) int64 in 0..9
+    x_train : (n_train, C, H, W) float32 in [0, 1], the dataset's ``image_shape``
+    y_train : (n_train,) int64 in 0 .. n_classes-1
+    x_test : (n_test, C, H, W) float32
+    y_test : (n_test,) int64
 
-    The arrays are cached per directory and shared between calls, so they are read-only:
-    copy before modifying (fancy indexing such as ``x[idx]`` already copies).
+    The arrays are cached per dataset and directory and shared between calls, so they are
+    read-only: copy before modifying (fancy indexing such as ``x[idx]`` already copies).
+
+    Raises
+    ------
+    DataError
+        Missing, damaged or foreign files (another dataset's, or none's), in one sentence.
     """
-    paths = _resolve(data_dir)
-    key = paths[0].parent.resolve()
-    # File sizes and mtimes in the key: replaced files are reparsed, not served stale.
-    signature = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+    ds = datasets.get(dataset)
+    files = _resolve(ds, data_dir)
+    key = (ds.name, files[0].parent.resolve())
+    # File sizes and mtimes in the key: replaced files are checked again, not served stale.
+    signature = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
     cached = _CACHE.get(key)
     if cached is not None and cached[0] == signature:
         return cached[1]
     _CACHE.pop(key, None)  # drop a stale entry before allocating the new arrays
-    arrays = (*_load_pair(paths[0], paths[1]), *_load_pair(paths[2], paths[3]))
+    blobs = [read_bytes(p) for p in files]
+    explicit = data_dir is not None and os.fspath(data_dir) != ""
+    _verify(ds, files, blobs, "data directory" if explicit or not paths.data_from_env(
+        ds.name) else f"data directory (from ${ds.env})")
+    arrays = _parse_all(ds, files, blobs)
     for a in arrays:
         a.flags.writeable = False
     _CACHE[key] = (signature, arrays)
     return arrays
 
 
-def check_mnist(data_dir: str | os.PathLike | None = None) -> Path:
-    """Find, download if needed, and parse the MNIST files once; their directory.
+def check(dataset: str = datasets.DEFAULT, data_dir: str | os.PathLike | None = None) -> Path:
+    """Find, download if needed, check and parse the dataset's files once; their directory.
 
-    What a command that needs MNIST calls before starting work, so that a missing,
-    empty or corrupt directory stops it with ``DataError``'s one sentence.
+    What a command that needs the data calls before starting work, so that a missing,
+    empty, damaged or foreign directory stops it with ``DataError``'s one sentence.
     """
-    paths_ = _resolve(data_dir)
-    load_mnist(data_dir)
-    return paths_[0].parent
+    ds = datasets.get(dataset)
+    load(ds.name, data_dir)
+    return _resolve(ds, data_dir)[0].parent
 
 
-def test_set(data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The MNIST test images ``(N, 1, 28, 28)`` and labels ``(N,)`` (see ``load_mnist``)."""
-    _, _, x, y = load_mnist(data_dir or None)
+def test_set(dataset: str = datasets.DEFAULT, data_dir: str | os.PathLike | None = None,
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """The test images ``(N, C, H, W)`` and labels ``(N,)`` of ``dataset`` (see ``load``)."""
+    _, _, x, y = load(dataset, data_dir or None)
     return x, y
 
 
-def train_images(subset: int = 0) -> int:
-    """Images one epoch trains on: ``subset``, or all ``N_TRAIN`` when it is 0."""
-    return subset or N_TRAIN
+def train_images(subset: int = 0, dataset: str = datasets.DEFAULT) -> int:
+    """Images one epoch trains on: ``subset``, or all the training images left after the
+    validation hold-out when it is 0."""
+    return subset or datasets.get(dataset).n_train - VAL_SIZE
+
+
+def epoch_words(dataset: str = datasets.DEFAULT) -> str:
+    """What one full epoch does, in words: it also evaluates validation and test images."""
+    ds = datasets.get(dataset)
+    return f"train {ds.n_train - VAL_SIZE:,} + evaluate {VAL_SIZE + ds.n_test:,} images"
 
 
 def split(
@@ -345,7 +344,7 @@ def split(
 
     Parameters
     ----------
-    x_train : (N, 1, 28, 28) float32
+    x_train : (N, C, H, W) float32
     y_train : (N,) int64
     subset
         Keep only the first ``subset`` of the remaining ``N - val_size`` images; 0 = all.
@@ -354,7 +353,7 @@ def split(
 
     Returns
     -------
-    x_tr : (subset or N - val_size, 1, 28, 28), y_tr, x_val : (val_size, 1, 28, 28), y_val
+    x_tr : (subset or N - val_size, C, H, W), y_tr, x_val : (val_size, C, H, W), y_val
         Views of the inputs, not copies.
     """
     n = len(x_train)

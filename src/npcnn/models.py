@@ -1,18 +1,43 @@
-"""Models: a ``Sequential`` container and the two networks the seed compared.
+"""Models: a ``Sequential`` container, the two networks the seed compared, built for the
+data a config names, and their geometry.
 
 The model owns the parameters and their gradients: all of them live in ONE flat vector
 ``params: (P,)`` (and ``grads: (P,)``), each layer's ``params``/``grads`` dicts being views
 into it, so the optimizer updates the whole network with a few vector operations.
+
+Geometry is read off the model built for the data (``geometry``): each layer's input and
+output shape per image, its parameters and multiply-accumulates. Nothing else in npcnn
+writes down an image size, a map size or a class count.
 """
 
 from __future__ import annotations
 
 import copy
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
+from npcnn import datasets
+
 from .layers import AvgPool2D, Conv2D, ConvReLUPool, Flatten, Layer, Linear, Planes, ReLU
+
+# Multiply-accumulates per image (forward) from which a batch of 100 is split in two.
+# The split is fixed per network, so it costs single-thread runs (the report's workers)
+# too: two half batches have twice the per-call overhead. Python threads overlap only
+# NumPy calls long enough to hold the GIL released for a while (a few tens of us); a
+# small network's calls are shorter, and its two threads mostly wait for each other.
+# Measured on the 2-core AMD EPYC after the grid/fused-stage rewrite, epoch = train 55k
+# + evaluate 15k, two runs of 3 x 3 epochs each, ratios of 2 parts to 1 part:
+#                 MACs/image   defaults (2 threads)   one thread (report workers)
+#     C=4  k=3      58k          1.24, 1.33             1.20
+#     C=4  k=5     159k          0.99, 1.01             1.04, 1.06
+#     C=8  k=3     173k          0.86, 1.09             1.25, 1.16
+#     C=4  k=7     309k          0.81, 0.86             1.09, 1.11
+#     C=16 k=3     572k          0.69, 0.73             1.05, 1.06
+# So the line stays between C=8 and k=7: C=16, C=32 and k=7 at C=4 split (a clear gain
+# at the defaults for a small single-thread cost), C=4, C=8 and k=5 do not.
+SPLIT_MIN_MACS = 300_000
 
 
 class Sequential:
@@ -72,6 +97,17 @@ class Sequential:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x, train=False)
 
+    def geometry(self, in_shape: tuple[int, ...]) -> list[LayerShape]:
+        """Each layer's shapes, parameters and multiply-accumulates for one image of
+        ``in_shape`` ((C, H, W) or (D,)); ValueError if the image does not fit."""
+        rows, shape = [], tuple(in_shape)
+        for layer in self.layers:
+            out = layer.out_shape(shape)
+            rows.append(LayerShape(repr(layer), type(layer).__name__, shape, out,
+                                   layer.n_params, layer.macs(shape)))
+            shape = out
+        return rows
+
     def state_dict(self) -> dict[str, np.ndarray]:
         return {"params": self.params.copy()}
 
@@ -100,6 +136,19 @@ class Sequential:
     def __repr__(self) -> str:
         inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)  # {count_params(self)} parameters"
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """One layer of a model's ``geometry``: per image, its input and output shape, and
+    its parameters and multiply-accumulates."""
+
+    layer: str  # the layer's repr, e.g. "Conv2D(1, 4, k=3, stride=1, padding=1)"
+    kind: str  # its class name, e.g. "Conv2D"
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    params: int
+    macs: int
 
 
 def _steps(layers: list[Layer]) -> list[Layer]:
@@ -137,6 +186,7 @@ class DataParallel:
                       if self.threads > 1 else None)
 
     # the model's own attributes, so trainers and checkpoints need not know the wrapper
+    geometry = property(lambda self: self.model.geometry)
     params = property(lambda self: self.model.params)
     grads = property(lambda self: self.model.grads)
     decay_mask = property(lambda self: self.model.decay_mask)
@@ -182,35 +232,42 @@ class DataParallel:
 
 
 def seed_cnn(kernel_size: int = 3, channels: int = 4, init_std: float = 1.0,
-             linear_init_std: float = 0.1, seed: int = 0, dtype=np.float32) -> Sequential:
-    """The seed's network, for 1x28x28 inputs and 10 classes::
+             linear_init_std: float = 0.1, seed: int = 0,
+             in_shape: tuple[int, int, int] = datasets.MNIST.image_shape,
+             classes: int = datasets.MNIST.n_classes, dtype=np.float32) -> Sequential:
+    """The seed's network for images of ``in_shape`` (C0, H, W) and ``classes`` classes::
 
-        Conv(1->C, k, pad k//2) -> ReLU -> AvgPool(2) -> Conv(C->C, k, pad k//2) -> ReLU
-        -> AvgPool(2) -> Flatten(C*7*7) -> Linear(C*7*7 -> 10)
+        Conv(C0->C, k, pad k//2) -> ReLU -> AvgPool(2) -> Conv(C->C, k, pad k//2) -> ReLU
+        -> AvgPool(2) -> Flatten(C*(H//4)*(W//4)) -> Linear(-> classes)
 
-    ``padding = k // 2`` keeps 28 -> 14 -> 7 for every odd k. ``init_std`` is the conv
-    layers' weight std; the final Linear has its own ``linear_init_std``. With the
-    defaults: (1*4*9 + 4) + (4*4*9 + 4) + (196*10 + 10) = 2158 parameters.
+    ``padding = k // 2`` keeps each map's size for every odd k, so the pools halve it
+    twice. ``init_std`` is the conv layers' weight std; the final Linear has its own
+    ``linear_init_std``. On MNIST with the defaults (C0=1, 28x28, 10 classes):
+    (1*4*9 + 4) + (4*4*9 + 4) + (4*7*7*10 + 10) = 2158 parameters.
     """
     rng = np.random.default_rng(seed)
     k, C, pad = kernel_size, channels, kernel_size // 2
+    C0, H, W = in_shape
     return Sequential([
-        Conv2D(1, C, k, padding=pad, init_std=init_std, rng=rng, dtype=dtype),
+        Conv2D(C0, C, k, padding=pad, init_std=init_std, rng=rng, dtype=dtype),
         ReLU(),
         AvgPool2D(2),
         Conv2D(C, C, k, padding=pad, init_std=init_std, rng=rng, dtype=dtype),
         ReLU(),
         AvgPool2D(2),
         Flatten(),
-        Linear(C * 7 * 7, 10, init_std=linear_init_std, rng=rng, dtype=dtype),
+        Linear(C * (H // 4) * (W // 4), classes, init_std=linear_init_std, rng=rng,
+               dtype=dtype),
     ], dtype=dtype)
 
 
 def mlp(hidden: tuple[int, ...] = (100, 50), init_std: float = 0.01, seed: int = 0,
-        in_features: int = 784, classes: int = 10, dtype=np.float32) -> Sequential:
+        in_features: int = int(np.prod(datasets.MNIST.image_shape)),
+        classes: int = datasets.MNIST.n_classes, dtype=np.float32) -> Sequential:
     """Flatten -> [Linear -> ReLU] per hidden width -> Linear(-> classes).
 
-    The seed's 784-100-50-10 has 784*100+100 + 100*50+50 + 50*10+10 = 84,060 parameters.
+    The seed's 784-100-50-10 (MNIST) has 784*100+100 + 100*50+50 + 50*10+10 = 84,060
+    parameters.
     """
     rng = np.random.default_rng(seed)
     layers: list[Layer] = [Flatten()]
@@ -222,17 +279,53 @@ def mlp(hidden: tuple[int, ...] = (100, 50), init_std: float = 0.01, seed: int =
     return Sequential(layers, dtype=dtype)
 
 
-def build_model(config, threads: int = 1) -> Sequential | DataParallel:
-    """The model a ``TrainConfig`` names, initialised from ``config.seed``; wrapped in
-    ``DataParallel`` when its network splits batches (``npcnn.threads.batch_chunks``),
-    run on ``threads`` threads (the trainer passes ``npcnn.threads.resolve(config)``)."""
-    from npcnn.threads import batch_chunks
-
+def build_network(config) -> Sequential:
+    """The network a ``TrainConfig`` names, for its dataset's images and classes,
+    initialised from ``config.seed``."""
+    ds = datasets.get(config.dataset)
     if config.model == "cnn":
-        model = seed_cnn(config.kernel_size, config.channels, config.init_std,
-                         config.linear_init_std, seed=config.seed)
-    else:
-        model = mlp(tuple(config.hidden), init_std=config.init_std, seed=config.seed)
+        return seed_cnn(config.kernel_size, config.channels, config.init_std,
+                        config.linear_init_std, seed=config.seed, in_shape=ds.image_shape,
+                        classes=ds.n_classes)
+    return mlp(tuple(config.hidden), init_std=config.init_std, seed=config.seed,
+               in_features=int(np.prod(ds.image_shape)), classes=ds.n_classes)
+
+
+def geometry(config) -> list[LayerShape]:
+    """The ``geometry`` of the network of ``config`` on one image of its dataset."""
+    return build_network(config).geometry(datasets.get(config.dataset).image_shape)
+
+
+def macs_per_image(config) -> int:
+    """Multiply-accumulates of one image's forward pass through ``config``'s network."""
+    return sum(g.macs for g in geometry(config))
+
+
+def network_name(config) -> str:
+    """A short name of the network, e.g. ``"CNN k=3 C=4"`` or ``"MLP 784-100-50-10"``
+    (an MLP by its layer widths, from its geometry)."""
+    if config.model == "mlp":
+        rows = [g for g in geometry(config) if g.kind == "Linear"]
+        return "MLP " + "-".join(map(str, (rows[0].in_shape[0], *(g.out_shape[0]
+                                                                  for g in rows))))
+    return f"CNN k={config.kernel_size} C={config.channels}"
+
+
+def batch_chunks(config) -> int:
+    """Parts each training batch of ``config``'s network is split into: 2 when the
+    network is large enough for a split to pay on two cores (``SPLIT_MIN_MACS``), else 1.
+
+    A property of the network, not of the machine, so that a run's numbers (the order of
+    its float sums) do not depend on how many threads computed the parts.
+    """
+    return 2 if macs_per_image(config) >= SPLIT_MIN_MACS else 1
+
+
+def build_model(config, threads: int = 1) -> Sequential | DataParallel:
+    """``build_network(config)``, wrapped in ``DataParallel`` when its network splits
+    batches (``batch_chunks``), run on ``threads`` threads (the trainer passes
+    ``npcnn.threads.resolve(config)``)."""
+    model = build_network(config)
     chunks = batch_chunks(config)
     return DataParallel(model, chunks, threads) if chunks > 1 else model
 
@@ -241,4 +334,6 @@ def count_params(model: Sequential | DataParallel) -> int:
     return int(model.params.size)
 
 
-__all__ = ["Sequential", "DataParallel", "seed_cnn", "mlp", "build_model", "count_params"]
+__all__ = ["Sequential", "DataParallel", "LayerShape", "SPLIT_MIN_MACS", "seed_cnn", "mlp",
+           "build_network", "build_model", "geometry", "macs_per_image", "network_name",
+           "batch_chunks", "count_params"]

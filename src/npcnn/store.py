@@ -89,8 +89,9 @@ def register(config: TrainConfig, root: Root = None) -> None:
 # -- reading --------------------------------------------------------------------------
 
 
-def read_history(config: TrainConfig, root: Root = None, derive: bool = True) -> dict | None:
-    """The run's history as a dict, or None if there is none (or it is damaged).
+def run_history(config: TrainConfig, root: Root = None, derive: bool = True) -> dict | None:
+    """The store's answer for ``config``: the run's history as a dict, or None if there
+    is none (or it is damaged).
 
     The history's ``status`` is "running" while a run is going (or was killed),
     "completed", "diverged" or "interrupted". With ``derive`` (the default), a run that
@@ -115,7 +116,8 @@ def _derived(config: TrainConfig, root: Root) -> dict | None:
         if h["status"] == "diverged" and done < config.epochs:
             pass  # the shorter run diverges at the same epoch: the history as it is
         elif done >= config.epochs:
-            per_epoch = -(-train_images(config.subset) // config.batch_size)  # batches
+            images = train_images(config.subset, config.dataset)
+            per_epoch = -(-images // config.batch_size)  # batches
             h["epochs"] = h["epochs"][: config.epochs]
             h["iter_loss"] = h.get("iter_loss", [])[: config.epochs * per_epoch]
             h["status"] = "completed"
@@ -127,17 +129,6 @@ def _derived(config: TrainConfig, root: Root) -> dict | None:
         h["derived_from"] = fam.joinpath(str(n)).resolve().name
         return h
     return None
-
-
-def status(config: TrainConfig, root: Root = None) -> str:
-    """"missing", or the history's status ("running", "completed", "diverged", ...)."""
-    h = read_history(config, root)
-    return "missing" if h is None else str(h.get("status", "missing"))
-
-
-def is_finished(config: TrainConfig, root: Root = None) -> bool:
-    """True when the store holds a completed or diverged run of ``config``."""
-    return status(config, root) in FINISHED
 
 
 def epochs_done(config: TrainConfig, root: Root = None) -> int:
@@ -152,7 +143,7 @@ def is_answered(config: TrainConfig, root: Root = None) -> bool:
     (its own, or a longer run's of its family) and its own checkpoint, if it has one,
     passes its checksum. A finished history beside a damaged checkpoint is not an
     answer: the run is trained again (the checkpoint holds its weights)."""
-    history = read_history(config, root)
+    history = run_history(config, root)
     if history is None or history.get("status") not in FINISHED:
         return False
     if "derived_from" in history:
@@ -197,22 +188,6 @@ def load_model(config: TrainConfig, root: Root = None) -> Any:
     return model
 
 
-def list_runs(root: Root = None) -> list[dict]:
-    """One row per run directory: key, status, epochs done, final test acc, config."""
-    rows = []
-    base = root_of(root)
-    for d in sorted(base.iterdir()) if base.is_dir() else []:
-        if d.name.startswith("_") or not d.is_dir():
-            continue
-        h = checkpoint.read_history(d)
-        if h is None:
-            continue
-        rows.append({"key": d.name, "status": h.get("status"),
-                     "epochs": len(h.get("epochs", [])),
-                     "final_test_acc": h.get("final_test_acc"), "config": h.get("config", {})})
-    return rows
-
-
 # -- training -------------------------------------------------------------------------
 
 
@@ -233,18 +208,18 @@ def ensure(config: TrainConfig, root: Root = None,
         iter_loss).
     """
     if is_answered(config, root):
-        return read_history(config, root)
+        return run_history(config, root)
     from npcnn.trainer import train
 
     register(config, root)
     directory = run_dir(config, root)
     with run_lock(config, root):
         if is_answered(config, root):  # trained by the process we waited for
-            return read_history(config, root)
+            return run_history(config, root)
         start = repair(config, root)
         log.info(f"training run {config.key()} after epoch {start} (pid {os.getpid()})")
         train(config, out_dir=directory, progress=False, data=data)
-    history = read_history(config, root)
+    history = run_history(config, root)
     if history is None:  # train always writes one; this guards a deleted directory
         raise RuntimeError(f"training {config.key()} left no {HISTORY}")
     return history
@@ -355,7 +330,7 @@ def write_files(config: TrainConfig, files: dict[str, bytes], root: Root = None)
 
 __all__ = [
     "FINISHED", "root_of", "run_dir", "run_lock", "family_key", "register",
-    "read_history", "status", "is_finished", "epochs_done", "is_answered", "to_train",
-    "load_model", "list_runs", "ensure", "repair", "read_files", "files_in",
+    "run_history", "epochs_done", "is_answered", "to_train",
+    "load_model", "ensure", "repair", "read_files", "files_in",
     "write_files",
 ]

@@ -98,15 +98,10 @@ class TrainResult:
 # -- metrics --------------------------------------------------------------------------
 
 
-def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of rows of ``scores: (N, K)`` whose argmax equals ``labels: (N,)``."""
-    return float(np.mean(scores.argmax(axis=1) == labels))
-
-
 def evaluate(
     model: Any, loss_fn: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 1000
 ) -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` on ``x: (N, 1, 28, 28)``, ``y: (N,)``.
+    """Mean loss and accuracy of ``model`` on ``x: (N, C, H, W)``, ``y: (N,)``.
 
     Runs ``model.forward(x, train=False)`` in batches of ``batch_size`` (nothing is cached
     for backward); the loss is weighted by batch size, so it is the mean over all N.
@@ -146,9 +141,10 @@ def train(
     progress
         Show a tqdm bar (also off when ``$TQDM_DISABLE`` is set to anything but "0").
     data
-        Preloaded ``(x_train (N, 1, 28, 28) float32, y_train (N,) int, x_test, y_test)``;
-        default ``load_mnist(config.data_dir or None)``. The last ``VAL_SIZE`` training
-        images are the validation set (``npcnn.data.split``).
+        Preloaded ``(x_train (N, C, H, W) float32, y_train (N,) int, x_test, y_test)``;
+        default ``npcnn.data.load(config.dataset, config.data_dir)``, checked against the
+        dataset's SHA-256. The last ``VAL_SIZE`` training images are the validation set
+        (``npcnn.data.split``).
 
     Returns
     -------
@@ -161,7 +157,7 @@ def train(
     TrainingInterrupted
         On KeyboardInterrupt, after writing ``history.json`` with status "interrupted".
     """
-    from npcnn.data import load_mnist, split
+    from npcnn.data import load, split
     from npcnn.losses import get_loss
     from npcnn.schedules import make_lr_schedule, make_momentum_schedule
 
@@ -172,7 +168,7 @@ def train(
         return resumed[0]
 
     if data is None:
-        data = load_mnist(config.data_dir or None)
+        data = load(config.dataset, config.data_dir or None)
     x_train, y_train, x_test, y_test = data
     x_tr, y_tr, x_val, y_val = split(x_train, y_train, subset=config.subset)
     if resumed is None:
@@ -428,7 +424,6 @@ def _save_checkpoint(run_dir: Path, result: TrainResult, opt: Any) -> None:
 __all__ = [
     "train",
     "evaluate",
-    "accuracy",
     "TrainResult",
     "RunDirError",
     "CheckpointWarning",

@@ -83,6 +83,15 @@ class Layer:
         """The grid this layer wants a (C, N, H, W) input in; None: a dense array."""
         return None
 
+    # -- geometry: what one image costs and becomes -----------------------------------
+    def out_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The output shape of one image of input ``shape`` ((C, H, W) or (D,))."""
+        return tuple(shape)
+
+    def macs(self, shape: tuple[int, ...]) -> int:
+        """Multiply-accumulates of one image's forward pass from input ``shape``."""
+        return 0
+
     def __getstate__(self) -> dict:
         # Copies and pickles carry parameters and settings, not the work arrays and
         # prepared convolutions (views into them) or the forward's cache: the next

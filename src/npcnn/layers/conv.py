@@ -67,6 +67,17 @@ class Conv2D(Spatial):
         for k, v in old.items():
             self.params[k][...] = v
 
+    def out_shape(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
+        C, H, W = shape
+        if C != self.C:
+            raise ValueError(f"{self!r} takes {self.C} channels, got {C}")
+        k, s, p = self.k, self.stride, self.padding
+        return (self.F, out_size(H, k, s, p), out_size(W, k, s, p))
+
+    def macs(self, shape: tuple[int, ...]) -> int:
+        F, Ho, Wo = self.out_shape(shape)
+        return F * Ho * Wo * self.C * self.k * self.k
+
     def decay_mask(self) -> np.ndarray:
         m = np.ones((self.F, self.C * self.k * self.k + 1), self.dtype)
         m[:, -1] = 0

@@ -14,6 +14,9 @@ class Flatten(Layer):
     back to sample-major that the fully connected layers need.
     """
 
+    def out_shape(self, shape: tuple[int, ...]) -> tuple[int]:
+        return (int(np.prod(shape)),)
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._shape_nchw = x.shape
         return x.reshape(x.shape[0], -1).copy()
@@ -55,6 +58,15 @@ class Linear(Layer):
         w = rng.normal(0.0, init_std, size=(self.D, self.M))
         self.bind(np.zeros(self.n_params, self.dtype), np.zeros(self.n_params, self.dtype))
         self.params["W"][...] = w
+
+    def out_shape(self, shape: tuple[int, ...]) -> tuple[int]:
+        if tuple(shape) != (self.D,):
+            raise ValueError(f"{self!r} takes {self.D} features, got shape {tuple(shape)}")
+        return (self.M,)
+
+    def macs(self, shape: tuple[int, ...]) -> int:
+        self.out_shape(shape)  # checks that the input fits
+        return self.D * self.M
 
     def bind(self, p_flat: np.ndarray, g_flat: np.ndarray) -> None:
         old = {k: v.copy() for k, v in self.params.items()}

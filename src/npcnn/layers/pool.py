@@ -18,6 +18,11 @@ class Pool(Spatial):
         if self.k < 1 or self.stride < 1 or padding < 0 or 2 * padding > self.k:
             raise ValueError("pooling needs kernel_size, stride >= 1 and 0 <= padding <= k/2")
 
+    def out_shape(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
+        C, H, W = shape
+        k, s, p = self.k, self.stride, self.padding
+        return (C, out_size(H, k, s, p), out_size(W, k, s, p))
+
     def _tiles(self, H: int, W: int) -> bool:
         """True when windows tile the input exactly (stride = k, no padding): the
         common 2x2 case, which needs no window view at all."""

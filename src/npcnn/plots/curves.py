@@ -1,6 +1,7 @@
-"""Curves of a study: a metric per epoch for every point, each seed thin and their mean
-bold; learning rates; per-iteration losses; small thumbnails for the report's index; and
-generic lines and bars for the speed page."""
+"""Curves of a study: a metric per epoch for every point, each trained seed thin and
+their mean bold, each collapsed seed dashed and grey (apart from the mean); learning
+rates; per-iteration losses; small thumbnails for the report's index; and generic lines
+and bars for the speed page."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ def _series(r: RunResult, metric: str) -> np.ndarray:
 
 
 def seed_mean(p: PointResult, metric: str) -> np.ndarray:
-    """Mean over the seeds of ``metric`` per epoch (over the seeds that have the epoch)."""
-    ys = [_series(r, metric) for r in p.runs if r.trained]
+    """Mean over the trained seeds of ``metric`` per epoch (over the seeds that have the
+    epoch); the collapsed ones are left out, as in every summary."""
+    ys = [_series(r, metric) for r in p.trained]
     if not ys:
         return np.zeros(0)
     out = np.full((len(ys), max(map(len, ys))), np.nan)
@@ -31,18 +33,24 @@ def seed_mean(p: PointResult, metric: str) -> np.ndarray:
         return np.nanmean(out, axis=0)
 
 
+COLLAPSED = "0.55"  # the grey of a collapsed seed's curve
+
+
 def _legend(p: PointResult) -> str:
     bad = [r for r in p.runs if r.status != "completed"]
     if not bad:
         return p.label
     kinds = sorted({r.status for r in bad})
-    return f"{p.label} ({', '.join(kinds)}: {len(bad)} of {p.n})"
+    apart = " (dashed grey)" if any(r.collapsed for r in bad) else ""
+    return f"{p.label}: {', '.join(kinds)} {len(bad)} of {p.n}{apart}"
 
 
 def _draw(ax: Any, p: PointResult, metric: str, color: str, label: bool = True) -> None:
-    for r in p.runs:
-        if r.trained and p.n > 1:
-            y = _series(r, metric)
+    for r in p.finished:
+        y = _series(r, metric)
+        if r.collapsed:  # apart from the mean: a run that did not learn
+            ax.plot(np.arange(1, y.size + 1), y, color=COLLAPSED, lw=0.9, ls="--", alpha=0.8)
+        elif p.n > 1:
             ax.plot(np.arange(1, y.size + 1), y, color=color, lw=0.7, alpha=0.35)
     m = seed_mean(p, metric)
     ax.plot(np.arange(1, m.size + 1), m, color=color, lw=2 if p.n > 1 else 1.5,
@@ -71,14 +79,14 @@ def curves(results: Sequence[PointResult], metric: str = "test_acc", title: str 
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
         each = f" ({length} epochs)" if len(lengths) > 1 else ""
-        seeds = f", {n} seeds (thin) and their mean (bold)" if n > 1 else ""
+        seeds = f", {n} seeds (thin) and the trained ones' mean (bold)" if n > 1 else ""
         row[0].set_title((title or f"{name} per epoch") + each + seeds, fontsize=10)
         points = [p for _, p in group]
         if acc:
             row[1].set_ylim(*_zoom(points, metric))
             row[1].set_title("zoomed on the top" + each, fontsize=10)
         elif all(np.nanmin(_series(r, metric), initial=np.inf) > 0
-                 for p in points for r in p.runs if r.trained):
+                 for p in points for r in p.finished):
             row[0].set_yscale("log")
         row[-1].legend(fontsize=8, loc="best")
     return Plot(fig)
@@ -115,11 +123,12 @@ def thumbnail(results: Sequence[PointResult], metric: str = "test_acc") -> Plot:
 
 
 def iter_loss(results: Sequence[PointResult], window: int = 50, title: str = "") -> Plot:
-    """Per-iteration training loss of each point's first seed: raw (faint) and its
-    moving average over ``window``. One panel per point: the losses' scales differ."""
+    """Per-iteration training loss of each point's first trained seed (else its first):
+    raw (faint) and its moving average over ``window``. One panel per point: the losses'
+    scales differ."""
     fig, axes = figure(5.5 * len(results), 3.6, 1, len(results))
     for ax, p in zip(axes[0], results, strict=True):
-        r = p.runs[0]
+        r = (p.trained or p.runs)[0]
         loss = np.asarray(r.history.get("iter_loss", []), dtype=float)
         per_epoch = max(1, len(loss) // max(1, len(r.epochs)))
         x = np.arange(1, loss.size + 1) / per_epoch
@@ -144,7 +153,7 @@ def lr_curves(results: Sequence[PointResult]) -> Plot:
     fig, axes = figure(6.5, 3.2)
     ax = axes[0][0]
     for i, p in enumerate(results):
-        for j, r in enumerate(r for r in p.runs if r.trained):
+        for j, r in enumerate(p.finished):
             y = r.series("lr")
             ax.step(np.arange(1, y.size + 1), y, where="mid", color=f"C{i % 10}",
                     alpha=1.0 if j == 0 else 0.4, lw=1.2 if j == 0 else 0.8,

@@ -3,16 +3,17 @@ and of how im2col turns a convolution into one matrix product."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from npcnn.activations import relu_maps
 from npcnn.plots.base import Plot, figure
+from npcnn.probe import relu_maps
 
 
 def feature_maps(model: Any, x: np.ndarray, layer: int = 0, title: str = "") -> Plot:
-    """For each digit of ``x: (N, 1, 28, 28)`` (a row): the digit, then the ReLU output of
+    """For each image of ``x: (N, 1, H, W)`` (a row): the image, then the ReLU output of
     conv layer ``layer`` (0 = first) for every channel (the columns)."""
     maps = relu_maps(model, x, layer)  # (N, C, H, W)
     n, c = maps.shape[:2]
@@ -25,7 +26,7 @@ def feature_maps(model: Any, x: np.ndarray, layer: int = 0, title: str = "") -> 
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[0][0].set_title("digit", fontsize=8)
+    axes[0][0].set_title("input", fontsize=8)
     for j in range(cols):
         axes[0][j + 1].set_title(f"ch {j}", fontsize=8)
     shown = "" if cols == c else f" (first {cols} of {c} channels)"
@@ -53,29 +54,34 @@ def filters(model: Any, title: str = "") -> Plot:
     return Plot(fig)
 
 
-def confusion(y_true: np.ndarray, y_pred: np.ndarray, title: str = "") -> Plot:
-    """Confusion matrix of the test set: counts, rows = true digit, columns = predicted."""
-    m = np.zeros((10, 10), dtype=int)
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str],
+              title: str = "") -> Plot:
+    """Confusion matrix of the test set: counts, rows = true class, columns = predicted;
+    ``classes`` names the labels 0, 1, ..."""
+    K = len(classes)
+    m = np.zeros((K, K), dtype=int)
     np.add.at(m, (y_true, y_pred), 1)
-    fig, axes = figure(5.5, 5)
+    fig, axes = figure(5.5 + 0.15 * max(len(c) for c in classes), 5)
     ax = axes[0][0]
     ax.imshow(np.log1p(m), cmap="Blues")
-    for i in range(10):
-        for j in range(10):
+    for i in range(K):
+        for j in range(K):
             if m[i, j]:
                 ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
                         color="white" if i == j else "black")
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
-    ax.set_xlabel("predicted digit")
-    ax.set_ylabel("true digit")
+    ax.set_xticks(range(K), classes, rotation=45 if max(map(len, classes)) > 2 else 0,
+                  ha="right" if max(map(len, classes)) > 2 else "center", fontsize=8)
+    ax.set_yticks(range(K), classes, fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
     acc = float(np.mean(y_true == y_pred))
     ax.set_title(title or f"confusion matrix, {len(y_true):,} test images (acc {acc:.4f})")
     return Plot(fig)
 
 
-def misclassified(x: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, n: int = 12) -> Plot:
-    """The first ``n`` misclassified test digits, titled "true → predicted"."""
+def misclassified(x: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
+                  classes: Sequence[str], n: int = 12) -> Plot:
+    """The first ``n`` misclassified test images, titled "true → predicted"."""
     wrong = np.flatnonzero(y_true != y_pred)[:n]
     cols = min(max(len(wrong), 1), 12)
     rows = max(1, int(np.ceil(len(wrong) / cols)))
@@ -84,7 +90,7 @@ def misclassified(x: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, n: int 
         ax.axis("off")
     for ax, i in zip(axes.ravel(), wrong, strict=False):
         ax.imshow(x[i, 0], cmap="gray_r")
-        ax.set_title(f"{y_true[i]} → {y_pred[i]}", fontsize=9)
+        ax.set_title(f"{classes[y_true[i]]} → {classes[y_pred[i]]}", fontsize=7)
     fig.suptitle(f"misclassified: {int(np.sum(y_true != y_pred))} of {len(y_true):,}; "
                  "true → predicted")
     return Plot(fig)

@@ -14,6 +14,7 @@ import types
 from typing import Any
 
 from npcnn.config import ConfigError, TrainConfig, field_names
+from npcnn.data import recognise
 
 # Names IPython puts into a notebook's namespace; they are never parameters.
 IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
@@ -34,8 +35,10 @@ def read_params(ns: dict[str, Any]) -> tuple[TrainConfig, types.SimpleNamespace]
     Returns
     -------
     (config, options)
-        ``TrainConfig`` of the names that are config fields (validated by it), and a
-        namespace of the other declared parameters, each checked against its annotation.
+        ``TrainConfig`` of the names that are config fields (validated by it; on the
+        dataset its ``data_dir`` holds when ``dataset`` was not given,
+        ``npcnn.data.recognise``), and a namespace of the other declared parameters, each
+        checked against its annotation.
 
     Raises
     ------
@@ -53,7 +56,9 @@ def read_params(ns: dict[str, Any]) -> tuple[TrainConfig, types.SimpleNamespace]
             f"the TrainConfig fields and: "
             f"{', '.join(sorted(k for k in declared if k not in fields))}"
         )
-    config = TrainConfig.from_dict({k: ns[k] for k in fields if k in ns})
+    given = set(given_names(ns))
+    config = recognise(TrainConfig.from_dict({k: ns[k] for k in fields if k in ns}),
+                       stated="dataset" in given)
     options = {name: check_type(name, ns[name], kind) for name, kind in declared.items()
                if name not in fields}
     return config, types.SimpleNamespace(**options)

@@ -1,5 +1,6 @@
 """A study's plan: its points (labelled configurations), the seeds each is trained with,
-and what each run costs (to schedule the longest first and to estimate time left)."""
+every run (a point under one seed: ``runs``, the one place that expansion is made), and
+what each run costs (to train the longest first and to estimate the time left)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from npcnn import text
+from npcnn import datasets, text
 from npcnn.config import ConfigError, TrainConfig, field_names
-from npcnn.data import N_TEST, N_TRAIN, VAL_SIZE, train_images
-from npcnn.threads import macs_per_image
+from npcnn.data import VAL_SIZE, train_images
+from npcnn.models import geometry, network_name
 
 
 @dataclass(frozen=True)
@@ -21,13 +22,6 @@ class Point:
     label: str
     config: TrainConfig
     value: Any = None
-
-
-def describe(config: TrainConfig) -> str:
-    """A short name of the network, e.g. ``"CNN k=3 C=4"`` or ``"MLP 784-100-50-10"``."""
-    if config.model == "mlp":
-        return "MLP " + "-".join(map(str, (784, *config.hidden, 10)))
-    return f"CNN k={config.kernel_size} C={config.channels}"
 
 
 def plan(config: TrainConfig, sweep: str = "", values: Sequence[Any] = (),
@@ -62,7 +56,7 @@ def plan(config: TrainConfig, sweep: str = "", values: Sequence[Any] = (),
     points = [Point(f"{sweep}={text.value(v)}", config.replace(**{sweep: v}), v)
               for v in values]
     if not sweep:
-        points = [Point(describe(config), config)]
+        points = [Point(network_name(config), config)]
     for i, overrides in enumerate(extra):
         if not isinstance(overrides, dict):
             raise ConfigError(f"extra[{i}] must be a mapping of field: value, "
@@ -92,34 +86,74 @@ def seed_list(seeds: Sequence[Any], config: TrainConfig) -> list[int]:
     return list(seeds)
 
 
-def runs_of(points: Sequence[Point], seeds: Sequence[int]) -> list[TrainConfig]:
-    """Every run of a study: each point's config under each seed."""
-    return [p.config.replace(seed=s) for p in points for s in seeds]
+@dataclass(frozen=True)
+class Run:
+    """One run of a study: a point under one seed."""
+
+    point: Point
+    config: TrainConfig  # the point's config with ``seed``
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    def label(self, prefix: str = "", seeds: int = 1) -> str:
+        """``"<prefix><point label>"``, with ``", seed <s>"`` when a point has several."""
+        return f"{prefix}{self.point.label}" + (f", seed {self.seed}" if seeds > 1 else "")
 
 
-# Seconds per full epoch on one core (data.EPOCH_WORDS) with both
+def runs(points: Sequence[Point], seeds: Sequence[int] = ()) -> list[Run]:
+    """Every run of a study, point by point, each point under each of ``seeds`` (no
+    seeds: each point's own ``config.seed``)."""
+    return [Run(p, p.config.replace(seed=s) if seeds else p.config)
+            for p in points for s in (seeds or [p.config.seed])]
+
+
+def labels(points: Sequence[Point], seeds: Sequence[int] = (), prefix: str = "") -> dict:
+    """``{run key: label}`` for progress lines (the first label wins for a run that several
+    points share)."""
+    out: dict[str, str] = {}
+    for r in runs(points, seeds):
+        out.setdefault(r.config.key(), r.label(prefix, len(seeds)))
+    return out
+
+
+# Seconds per full epoch of MNIST (npcnn.data.epoch_words) on one core with both
 # cores busy, fitted to the runs of a full report on this project's 2-core machine
 # (C=4..32 at k=3, k=5 and 7 at C=4: within 6%): a CNN's epoch costs in proportion to the
 # im2col elements it unfolds, its multiply-accumulates and its activations per image; an
 # MLP's is a few fast matmuls. For ordering runs and estimating time left only.
 CNN_S = (-0.18, 0.69e-4, 3.7e-6, 1.47e-4)  # intercept, per element, per MAC, per activation
 MLP_S = (0.15, 1.5e-6)  # intercept, per MAC
+EVAL_COST = 0.35  # evaluating an image costs about a third of training one
 
 
 def estimate_seconds(config: TrainConfig) -> float:
-    """Rough wall seconds of a run in a worker process (one thread, both cores busy)."""
-    macs = macs_per_image(config)
+    """Rough wall seconds of a run in a worker process (one thread, both cores busy), from
+    the geometry of its network: per conv layer the im2col elements it unfolds
+    (H'*W'*(C*k*k + 1)) and the activations it writes, and every layer's MACs."""
+    shapes = geometry(config)
+    macs = sum(g.macs for g in shapes)
     if config.model == "mlp":
         full = MLP_S[0] + MLP_S[1] * macs
     else:
-        C, k2 = config.channels, config.kernel_size ** 2
-        elements = 28 * 28 * (k2 + 1) + 14 * 14 * (C * k2 + 1)
-        acts = 28 * 28 * C + 14 * 14 * C
+        convs = [g for g in shapes if g.kind == "Conv2D"]
+        elements = sum(g.out_shape[1] * g.out_shape[2] * (g.params // g.out_shape[0])
+                       for g in convs)  # params per filter = C*k*k + 1
+        acts = sum(int(g.out_shape[0] * g.out_shape[1] * g.out_shape[2]) for g in convs)
         a, b, c, d = CNN_S
         full = max(0.2, a + b * elements + c * macs + d * acts)
-    # Evaluating an image costs about a third of training one.
-    images = train_images(config.subset) + 0.35 * (VAL_SIZE + N_TEST)
-    return config.epochs * full * images / (N_TRAIN + 0.35 * (VAL_SIZE + N_TEST))
+    ds = datasets.get(config.dataset)
+    n_train = ds.n_train - VAL_SIZE
+    images = train_images(config.subset, ds.name) + EVAL_COST * (VAL_SIZE + ds.n_test)
+    return config.epochs * full * images / (n_train + EVAL_COST * (VAL_SIZE + ds.n_test))
 
 
-__all__ = ["Point", "describe", "plan", "seed_list", "runs_of", "estimate_seconds"]
+def longest_first(configs: Sequence[TrainConfig]) -> list[TrainConfig]:
+    """``configs`` in the order a sweep starts them: the longest first, so that the last
+    runs to finish are short ones and no core idles long at the end."""
+    return sorted(configs, key=estimate_seconds, reverse=True)
+
+
+__all__ = ["Point", "Run", "plan", "seed_list", "runs", "labels", "estimate_seconds",
+           "longest_first"]

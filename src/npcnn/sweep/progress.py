@@ -1,5 +1,5 @@
-"""Progress of a sweep, the same for local worker processes and a Dask cluster: each
-run's state, the work done and left, and the line printed about it."""
+"""Progress of a sweep, the same for every backend (``npcnn.sweep.backend``): each run's
+state, the work done and left, and the line printed about it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from npcnn import store
 from npcnn.config import TrainConfig
 from npcnn.sweep.plan import estimate_seconds
 from npcnn.text import clock
-
-STATES = ("queued", "running", "done", "failed")
 
 
 @dataclass
@@ -40,8 +38,8 @@ class Progress:
 
 
 class Tracker:
-    """What a sweep's ``Progress`` needs: each run's state (``STATES``), its estimated
-    cost, and the epochs it held before this sweep."""
+    """What a sweep's ``Progress`` needs: each run's state ("queued", "running", "done"
+    or "failed"), its estimated cost, and the epochs it held before this sweep."""
 
     def __init__(self, configs: Sequence[TrainConfig], root: Any,
                  labels: dict[str, str]) -> None:
@@ -103,4 +101,4 @@ class ProgressPrinter:
                   f"~{clock(p.eta)} | {done}{failed}running: {running or '-'}")
 
 
-__all__ = ["STATES", "Progress", "Tracker", "ProgressPrinter"]
+__all__ = ["Progress", "Tracker", "ProgressPrinter"]

@@ -2,10 +2,13 @@
 point into ``PointResult``s whose numbers are summaries over the seeds.
 
 Statuses: a history's own ("completed", "diverged", ...), "collapsed" for a run that
-finished without a NaN but at chance (final test accuracy below ``COLLAPSE_ACC``),
-"failed" when training raised. Accuracy as compared: a run that diverged counts as at
-chance (``CHANCE_ACC``) from the epoch it failed to the last, so every run of a study has
-an accuracy for every epoch and seeds can be paired.
+finished without a NaN but near chance (final test accuracy below ``COLLAPSE_FACTOR``
+times chance), "failed" when training raised. A run that collapsed or diverged failed to
+learn: it is counted apart (``PointResult.collapsed``, with an exact binomial interval)
+and never averaged in: every mean, sd and accuracy comparison is over the *trained*
+seeds, those whose run finished and learned. Accuracy per epoch of a diverged run counts
+as chance from the epoch it failed to the last, so every finished run has an accuracy
+for every epoch.
 """
 
 from __future__ import annotations
@@ -18,18 +21,26 @@ from typing import Any
 
 import numpy as np
 
-from npcnn import store
+from npcnn import datasets, store
 from npcnn.config import TrainConfig
-from npcnn.stats import Summary
-from npcnn.sweep.plan import Point
+from npcnn.stats import Rate, Summary
+from npcnn.sweep.plan import Run
 
-# A run that trains without a NaN but whose final test accuracy stays below this is
-# "collapsed": stuck near chance.
-COLLAPSE_ACC = 0.2
-CHANCE_ACC = 0.1  # ten classes
+# A run that trains without a NaN but whose final test accuracy stays below this many
+# times chance (0.2 for ten classes) is "collapsed": stuck near chance.
+COLLAPSE_FACTOR = 2.0
 DEAD_RELU_IMAGES = 1000  # test images pushed through a collapsed run to count dead units
-TARGET_ACC = 0.98  # the seed's "reached 0.98" milestone
 LATE_FRACTION = 1 / 3  # "late" epochs: the last third of a run (at least one epoch)
+
+
+def collapse_acc(dataset: str = datasets.DEFAULT) -> float:
+    """Final test accuracy below which a run that finished counts as collapsed."""
+    return COLLAPSE_FACTOR * datasets.get(dataset).chance_acc
+
+
+def converged_acc(dataset: str = datasets.DEFAULT) -> float:
+    """The test accuracy that counts as converged on ``dataset`` (MNIST: the seed's 0.98)."""
+    return datasets.get(dataset).converged_acc
 
 
 @dataclass
@@ -66,7 +77,8 @@ class RunResult:
         (chance from its failed epoch on), else (E,)."""
         a = self.series("test_acc")
         if self.status == "diverged":
-            a = np.concatenate([a, np.full(max(0, self.config.epochs - a.size), CHANCE_ACC)])
+            chance = datasets.get(self.config.dataset).chance_acc
+            a = np.concatenate([a, np.full(max(0, self.config.epochs - a.size), chance)])
         return a
 
     @property
@@ -99,12 +111,14 @@ class RunResult:
             return float("nan")
         return float(self.acc()[int(np.nanargmin(val))])
 
-    def epoch_reaching(self, target: float = TARGET_ACC) -> int | None:
-        """First epoch (1-based) whose test accuracy is >= ``target``; None if none."""
+    def epoch_reaching(self, target: float | None = None) -> int | None:
+        """First epoch (1-based) whose test accuracy is >= ``target`` (default: the
+        dataset's ``converged_acc``); None if none."""
+        target = converged_acc(self.config.dataset) if target is None else target
         hits = np.flatnonzero(self.acc() >= target)
         return int(hits[0]) + 1 if hits.size else None
 
-    def epochs_to(self, target: float = TARGET_ACC) -> int:
+    def epochs_to(self, target: float | None = None) -> int:
         """``epoch_reaching``, counting "never" as one epoch past the run's end."""
         e = self.epoch_reaching(target)
         return self.config.epochs + 1 if e is None else e
@@ -132,10 +146,20 @@ class RunResult:
         return float(np.std(s)) if s.size else float("nan")
 
     @property
-    def trained(self) -> bool:
-        """True when the run finished and has numbers to compare: completed, collapsed, or
-        diverged (at chance from its failed epoch); not missing, failed or unfinished."""
+    def finished(self) -> bool:
+        """True when the run finished and has numbers: completed, collapsed, or diverged
+        (at chance from its failed epoch); not missing, failed or unfinished."""
         return self.status in ("completed", "collapsed", "diverged")
+
+    @property
+    def collapsed(self) -> bool:
+        """True when the run finished without learning: collapsed or diverged."""
+        return self.status in ("collapsed", "diverged")
+
+    @property
+    def trained(self) -> bool:
+        """True when the run finished and learned: what means and comparisons use."""
+        return self.finished and not self.collapsed
 
 
 @dataclass
@@ -162,43 +186,58 @@ class PointResult:
     @property
     def collapsed(self) -> list[int]:
         """Seeds whose run collapsed or diverged: training that failed to learn."""
-        return [r.seed for r in self.runs if r.status in ("collapsed", "diverged")]
+        return [r.seed for r in self.runs if r.collapsed]
 
     @property
-    def trained(self) -> bool:
-        return all(r.trained for r in self.runs)
+    def finished(self) -> list[RunResult]:
+        """The runs that finished (trained or collapsed), in seed order."""
+        return [r for r in self.runs if r.finished]
 
-    def summary(self, metric: str, without_collapsed: bool = False) -> Summary:
-        """``metric`` (a ``RunResult`` attribute, e.g. "final_acc") over the seeds that
-        have it (a run that diverged in its first epoch has no seconds per epoch)."""
-        rs = [r for r in self.runs if r.trained
-              and not (without_collapsed and r.seed in self.collapsed)]
-        return Summary.of([v for r in rs if not math.isnan(v := float(getattr(r, metric)))])
+    @property
+    def trained(self) -> list[RunResult]:
+        """The runs that finished and learned, in seed order: what summaries use."""
+        return [r for r in self.runs if r.trained]
 
-    def values(self, metric: str) -> list[float]:
-        """``metric`` of every run, in seed order."""
-        return [float(getattr(r, metric)) for r in self.runs]
+    @property
+    def complete(self) -> bool:
+        """True when every run finished (none missing or failed)."""
+        return all(r.finished for r in self.runs)
+
+    def collapse(self) -> Rate:
+        """Collapsed (or diverged) k of the n finished runs, with its exact interval."""
+        return Rate(len(self.collapsed), len(self.finished))
+
+    def summary(self, metric: str) -> Summary:
+        """``metric`` (a ``RunResult`` attribute, e.g. "final_acc") over the trained seeds
+        that have it (a run that diverged in its first epoch has no seconds per epoch)."""
+        return Summary.of([v for r in self.trained
+                           if not math.isnan(v := float(getattr(r, metric)))])
+
+    def values(self, metric: str, runs: str = "trained") -> list[float]:
+        """``metric`` of the ``runs`` ("trained", "finished" or "all"), in seed order."""
+        rs = {"trained": self.trained, "finished": self.finished, "all": self.runs}[runs]
+        return [float(getattr(r, metric)) for r in rs]
 
     def by_seed(self) -> dict[int, RunResult]:
         return {r.seed: r for r in self.runs}
 
 
-def read_run(point: Point, seed: int, root: Any = None, error: str = "") -> RunResult:
-    """The ``RunResult`` of ``point`` under ``seed`` from the store (status "failed" with
-    ``error`` when its training raised)."""
-    from npcnn.activations import dead_relu_fraction
-    from npcnn.data import load_mnist
+def read_run(run: Run, root: Any = None, error: str = "") -> RunResult:
+    """The ``RunResult`` of ``run`` (a point under one seed) from the store (status
+    "failed" with ``error`` when its training raised)."""
+    from npcnn.data import load
+    from npcnn.probe import dead_relu_fraction
 
-    config = point.config.replace(seed=seed)
-    history = store.read_history(config, root) or {}
+    config, point = run.config, run.point
+    history = store.run_history(config, root) or {}
     status = str(history.get("status", "missing"))
     r = RunResult(point.label, config, point.value, status, history, error)
     if error and status not in store.FINISHED:
         r.status = "failed"
-    elif status == "completed" and r.final_acc < COLLAPSE_ACC:
+    elif status == "completed" and r.final_acc < collapse_acc(config.dataset):
         r.status = "collapsed"
         with contextlib.suppress(FileNotFoundError):
-            x = load_mnist(config.data_dir or None)[2][:DEAD_RELU_IMAGES]
+            x = load(config.dataset, config.data_dir or None)[2][:DEAD_RELU_IMAGES]
             r.dead_relu = dead_relu_fraction(store.load_model(config, root), x)
     return r
 
@@ -208,15 +247,19 @@ def load_models(p: PointResult, root: Any = None) -> list[Any]:
     return [store.load_model(r.config, root) for r in p.runs]
 
 
-def paired(a: PointResult, b: PointResult,
-           metric: str | Callable[[RunResult], float]) -> tuple[list[float], list[float]]:
-    """``metric`` (an attribute name or a function of a run) of the seeds both points
-    trained, in the same order: for ``stats.Paired.of``."""
+def paired(a: PointResult, b: PointResult, metric: str | Callable[[RunResult], float],
+           ) -> tuple[list[int], list[float], list[float], list[int]]:
+    """``metric`` (an attribute name or a function of a run) of the seeds in which both
+    points trained, in seed order: ``(seeds, values of a, values of b, excluded)``, the
+    excluded being the seeds both finished but one of them collapsed in."""
     get = metric if callable(metric) else (lambda r: getattr(r, metric))
     ra, rb = a.by_seed(), b.by_seed()
-    seeds = [s for s in ra if s in rb and ra[s].trained and rb[s].trained]
-    return [float(get(ra[s])) for s in seeds], [float(get(rb[s])) for s in seeds]
+    both = [s for s in ra if s in rb and ra[s].finished and rb[s].finished]
+    seeds = [s for s in both if ra[s].trained and rb[s].trained]
+    excluded = [s for s in both if s not in seeds]
+    return (seeds, [float(get(ra[s])) for s in seeds], [float(get(rb[s])) for s in seeds],
+            excluded)
 
 
-__all__ = ["COLLAPSE_ACC", "CHANCE_ACC", "DEAD_RELU_IMAGES", "TARGET_ACC", "LATE_FRACTION",
-           "RunResult", "PointResult", "read_run", "load_models", "paired"]
+__all__ = ["COLLAPSE_FACTOR", "DEAD_RELU_IMAGES", "LATE_FRACTION", "collapse_acc",
+           "converged_acc", "RunResult", "PointResult", "read_run", "load_models", "paired"]

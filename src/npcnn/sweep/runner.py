@@ -2,9 +2,9 @@
 Dask cluster), then read every run back, grouped by point.
 
 With a Dask scheduler address (the ``scheduler`` argument or notebook parameter, else
-``$NPCNN_SCHEDULER``) the runs go to that cluster (``npcnn.cluster``), one task per run
-and seed, and their files come back to the local run store; otherwise they train in
-``jobs`` local processes (``npcnn.sweep.pool``). Either way the histories are the same.
+``$NPCNN_SCHEDULER``) the runs go to that cluster (``npcnn.sweep.cluster``), one task per
+run, and their files come back to the local run store; otherwise they train in ``jobs``
+local processes (``npcnn.sweep.pool``). Either way the histories are the same.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import Any
 
 from npcnn import store, threads
 from npcnn.config import TrainConfig
-from npcnn.sweep.plan import Point, seed_list
-from npcnn.sweep.pool import train_local
+from npcnn.sweep.backend import drive
+from npcnn.sweep.plan import Point, labels, runs, seed_list
+from npcnn.sweep.pool import Pool
 from npcnn.sweep.progress import Progress
 from npcnn.sweep.results import PointResult, read_run
 
@@ -26,39 +27,31 @@ def scheduler_address(scheduler: str = "") -> str:
     return (scheduler or os.environ.get("NPCNN_SCHEDULER", "")).strip()
 
 
-def label_runs(points: Sequence[Point], seeds: Sequence[int] = (), prefix: str = "") -> dict:
-    """``{run key: label}`` for progress lines: ``"<prefix><point label>, seed <s>"``
-    (the seed only when there are several)."""
-    labels = {}
-    for p in points:
-        for c in _runs(p, seeds):
-            tail = f", seed {c.seed}" if len(seeds) > 1 else ""
-            labels.setdefault(c.key(), f"{prefix}{p.label}{tail}")
-    return labels
-
-
-def train_many(configs: Sequence[TrainConfig], jobs: int = 0, root: Any = None,
-               progress: Callable[[Progress], None] | None = None, poll: float = 5.0,
-               labels: dict[str, str] | None = None, scheduler: str = "") -> dict[str, str]:
-    """Train ``configs`` into the store, longest first: with ``jobs`` local worker
-    processes (0: one per core), or on the Dask cluster at ``scheduler_address(scheduler)``.
+def train_runs(configs: Sequence[TrainConfig], root: Any = None, jobs: int = 0,
+               scheduler: str = "", progress: Callable[[Progress], None] | None = None,
+               poll: float = 5.0, labels: dict[str, str] | None = None) -> dict[str, str]:
+    """Train ``configs`` into the store at ``root``, longest first: with ``jobs`` local
+    worker processes (0: one per core), or on the Dask cluster at
+    ``scheduler_address(scheduler)``.
 
     Returns ``{config key: error message}`` for the runs whose training failed.
 
     Raises
     ------
-    npcnn.cluster.ClusterError
+    npcnn.sweep.cluster.ClusterError
         A scheduler is given but dask is not installed or the scheduler does not answer.
     """
     if not configs:
         return {}
+    root = store.root_of(root)
     address = scheduler_address(scheduler)
     if address:
-        from npcnn import cluster
+        from npcnn.sweep.cluster import Cluster
 
-        return cluster.train_many(configs, address, root, progress, poll, labels)
-    return train_local(configs, jobs or threads.cores(), store.root_of(root), progress,
-                       poll, labels)
+        backend: Any = Cluster(address, root)
+    else:
+        backend = Pool(jobs or threads.cores(), root)
+    return drive(backend, configs, root, labels, progress, poll)
 
 
 def run(points: Sequence[Point], seeds: Sequence[int] = (), jobs: int = 0,
@@ -91,17 +84,11 @@ def run(points: Sequence[Point], seeds: Sequence[int] = (), jobs: int = 0,
     """
     root = store.root_of(runs_dir)
     seeds = seed_list(seeds, points[0].config) if seeds else []
-    configs = [c for p in points for c in _runs(p, seeds)]
-    todo = store.to_train(configs, root)
-    errors = train_many(todo, jobs, root, progress, poll, label_runs(points, seeds),
-                        scheduler=scheduler)
+    todo = store.to_train([r.config for r in runs(points, seeds)], root)
+    errors = train_runs(todo, root, jobs, scheduler, progress, poll, labels(points, seeds))
     # A run answered by a longer run of its family shares that run's error.
     family_error = {store.family_key(c): errors[c.key()] for c in todo if c.key() in errors}
     return collect(points, seeds, root, family_error)
-
-
-def _runs(p: Point, seeds: Sequence[int]) -> list[TrainConfig]:
-    return [p.config.replace(seed=s) for s in seeds] if seeds else [p.config]
 
 
 def collect(points: Sequence[Point], seeds: Sequence[int] = (), root: Any = None,
@@ -111,8 +98,8 @@ def collect(points: Sequence[Point], seeds: Sequence[int] = (), root: Any = None
     training raised."""
     family_error = family_error or {}
     return [PointResult(p.label, p.value, [
-        read_run(p, c.seed, root, family_error.get(store.family_key(c), ""))
-        for c in _runs(p, seeds)]) for p in points]
+        read_run(r, root, family_error.get(store.family_key(r.config), ""))
+        for r in runs([p], seeds)]) for p in points]
 
 
-__all__ = ["scheduler_address", "label_runs", "train_many", "run", "collect"]
+__all__ = ["scheduler_address", "train_runs", "run", "collect"]

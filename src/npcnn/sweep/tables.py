@@ -11,11 +11,17 @@ from typing import Any
 
 import numpy as np
 
-from npcnn import text
+from npcnn import datasets, text
 from npcnn.config import TrainConfig
 from npcnn.safeio import json_safe
 from npcnn.sweep.plan import Point
-from npcnn.sweep.results import COLLAPSE_ACC, DEAD_RELU_IMAGES, TARGET_ACC, PointResult, RunResult
+from npcnn.sweep.results import (
+    DEAD_RELU_IMAGES,
+    PointResult,
+    RunResult,
+    collapse_acc,
+    converged_acc,
+)
 
 MIME = "application/vnd.npcnn+json"
 
@@ -88,14 +94,9 @@ def status_text(r: RunResult) -> str:
     return r.status
 
 
-def _summary_cell(p: PointResult, metric: str) -> tuple[str, ...] | str:
-    """``mean ± sd (min–max)`` over the seeds, and again without the collapsed ones."""
-    s = p.summary(metric)
-    lines = [s.text()]
-    if p.collapsed and len(p.collapsed) < s.n:
-        lines.append(f"without {_seeds(p.collapsed)}: "
-                     f"{p.summary(metric, without_collapsed=True).text(spread=False)}")
-    return tuple(lines) if len(lines) > 1 else lines[0]
+def _summary_cell(p: PointResult, metric: str) -> str:
+    """``mean ± sd (min–max)`` over the trained seeds (the collapsed ones counted apart)."""
+    return p.summary(metric).text()
 
 
 def _seeds(seeds: Sequence[int]) -> str:
@@ -104,12 +105,12 @@ def _seeds(seeds: Sequence[int]) -> str:
 
 def _reach(p: PointResult) -> str:
     return ", ".join("never" if r.epoch_reaching() is None else str(r.epoch_reaching())
-                     for r in p.runs if r.trained) or "—"
+                     for r in p.trained) or "—"
 
 
 def _collapsed(p: PointResult) -> str:
-    k = len(p.collapsed)
-    return f"{k} of {p.n}" + (f" ({_seeds(p.collapsed)})" if k else "")
+    rate = p.collapse()
+    return rate.text() + (f": {_seeds(p.collapsed)}" if rate.k else "")
 
 
 def _statuses(p: PointResult) -> tuple[str, ...] | str:
@@ -118,57 +119,71 @@ def _statuses(p: PointResult) -> tuple[str, ...] | str:
 
 
 def point_data(p: PointResult) -> dict:
-    """A point's numbers for ``report.json``: per seed and summarised over seeds."""
+    """A point's numbers for ``report.json``: per seed, and summarised over the trained
+    seeds (the collapsed ones counted apart)."""
     final, best = p.summary("final_acc"), p.summary("best_acc")
+    rate = p.collapse()
     return {
-        "label": p.label, "key": p.config.key(), "seeds": p.seeds, "n": p.n,
-        "keys": [r.config.key() for r in p.runs],
+        "label": p.label, "key": p.config.key(), "dataset": datasets.get(p.config.dataset).id,
+        "seeds": p.seeds, "n": p.n, "keys": [r.config.key() for r in p.runs],
         "per_seed": [{"seed": r.seed, "final_acc": json_safe(r.final_acc), "best_acc":
                       json_safe(r.best_acc), "status": r.status} for r in p.runs],
+        "trained_seeds": [r.seed for r in p.trained], "n_trained": len(p.trained),
         "final_acc_mean": json_safe(final.mean), "final_acc_sd": json_safe(final.sd),
         "best_acc_mean": json_safe(best.mean), "best_acc_sd": json_safe(best.sd),
-        "collapsed": len(p.collapsed), "collapsed_seeds": p.collapsed,
+        "collapsed": rate.k, "collapsed_seeds": p.collapsed,
+        "collapse_ci95": [json_safe(v) for v in rate.ci95],
         "epochs": max((len(r.epochs) for r in p.runs), default=0),
         "seconds_per_epoch": json_safe(p.summary("seconds_per_epoch").mean),
+        "converged_acc": converged_acc(p.config.dataset),
         "epoch_reaching": [r.epoch_reaching() for r in p.runs],
         "status": "completed" if all(r.status == "completed" for r in p.runs) else
         ", ".join(sorted({r.status for r in p.runs if r.status != "completed"})),
     }
 
 
+def _caption(results: Sequence[PointResult]) -> str:
+    ds = datasets.get(results[0].config.dataset) if results else datasets.MNIST
+    return (f"Test accuracy on the {ds.n_test:,} {ds.title} test images: mean ± sample sd "
+            f"(min–max) over the trained seeds. A run that ends below "
+            f"{collapse_acc(ds.name):g} without a NaN is collapsed (with the share of its "
+            f"first ReLU layer's units that are 0 for all of {DEAD_RELU_IMAGES:,} test "
+            "images), a run whose loss became NaN diverged; both are counted apart, with "
+            "the exact 95% binomial interval of the rate, and left out of every mean.")
+
+
 def summary_table(results: Sequence[PointResult], caption: str = "") -> Table:
-    """Per point over its seeds: final and best test accuracy (mean ± sd, min–max, and
-    without collapsed seeds), epoch reaching ``TARGET_ACC`` per seed, seconds per epoch,
-    collapsed k of n, and the status of every run that did not simply complete."""
-    cols = ["run", "n", "final test acc", "best test acc", f"epoch reaching {TARGET_ACC}",
+    """Per point: final and best test accuracy over the trained seeds (mean ± sd,
+    min–max), the epoch reaching the dataset's ``converged_acc`` per seed, seconds per
+    epoch, collapsed k of n with its interval, and the status of every run that did not
+    simply complete."""
+    target = converged_acc(results[0].config.dataset) if results else 0.98
+    cols = ["run", "n", "final test acc", "best test acc", f"epoch reaching {target:g}",
             "s / epoch", "collapsed", "status"]
     rows = [[p.label, p.n, _summary_cell(p, "final_acc"), _summary_cell(p, "best_acc"),
              _reach(p), round(p.summary("seconds_per_epoch").mean, 2), _collapsed(p),
              _statuses(p)] for p in results]
-    default = (f"Test accuracy on the 10,000 MNIST test images: mean ± sample sd over the "
-               f"seeds (min–max). A run that ends below {COLLAPSE_ACC} without a NaN is "
-               f"collapsed (with the share of its first ReLU layer's units that are 0 for "
-               f"all of {DEAD_RELU_IMAGES:,} test images); a diverged one counts as chance "
-               "from the epoch it failed.")
-    return Table(cols, rows, caption or default,
+    return Table(cols, rows, caption or _caption(results),
                  data={"kind": "summary", "runs": [point_data(p) for p in results]})
 
 
 def compare_table(results: Sequence[PointResult]) -> Table:
-    """Networks side by side: parameters, accuracy over seeds, epochs to 0.98, time."""
-    from npcnn.models import build_model, count_params
+    """Networks side by side: parameters, accuracy over seeds, epochs to converge, time."""
+    from npcnn.models import build_network, count_params
 
+    target = converged_acc(results[0].config.dataset) if results else 0.98
     rows = []
     for p in results:
-        total = np.mean([np.nansum(r.series("seconds")) for r in p.runs if r.trained] or [0])
-        rows.append([p.label, f"{count_params(build_model(p.config)):,}", p.n,
+        total = np.mean([np.nansum(r.series("seconds")) for r in p.trained] or [0])
+        rows.append([p.label, f"{count_params(build_network(p.config)):,}", p.n,
                      _summary_cell(p, "best_acc"), _summary_cell(p, "final_acc"), _reach(p),
                      round(p.summary("seconds_per_epoch").mean, 2), f"{total / 60:.1f}",
                      _collapsed(p)])
     return Table(["network", "parameters", "n", "best test acc", "final test acc",
-                  f"epoch reaching {TARGET_ACC}", "s / epoch", "total min per run",
+                  f"epoch reaching {target:g}", "s / epoch", "total min per run",
                   "collapsed"], rows,
-                 "Each network trained with the same optimizer settings, epochs and seeds",
+                 "Each network trained with the same optimizer settings, epochs and seeds. "
+                 + _caption(results),
                  data={"kind": "summary", "runs": [point_data(p) for p in results]})
 
 
@@ -179,8 +194,8 @@ def heading(title: str, note: str = "") -> Block:
 
 def header(title: str, config: TrainConfig, points: Sequence[Point] = (),
            claim: str = "", note: str = "", seeds: Sequence[int] = ()) -> Block:
-    """The top of a study's page: title, a note, the claim under test, the base
-    configuration, what each point changes, and the seeds."""
+    """The top of a study's page: title, a note, the dataset, the claim under test, the
+    base configuration, what each point changes, and the seeds."""
     base = config.to_dict()
     items = []
     for p in points:
@@ -191,9 +206,12 @@ def header(title: str, config: TrainConfig, points: Sequence[Point] = (),
         elif change:
             items.append(f"<li>{escape(change)}</li>")
     same = ", ".join(f"{k}={text.cell(v) if not isinstance(v, list) else v}"
-                     for k, v in base.items() if k not in ("data_dir", "seed"))
+                     for k, v in base.items() if k not in ("data_dir", "seed", "dataset"))
     seeds = list(seeds) or [config.seed]
+    ds = datasets.get(config.dataset)
     parts = [heading(title, note)]
+    parts.append(f"<p><b>Dataset:</b> {escape(ds.title)} ({escape(ds.notes)}; "
+                 f"{ds.n_train:,} training and {ds.n_test:,} test images).</p>")
     if claim:
         parts.append(f"<p><b>The seed's claim:</b> “{escape(claim)}”</p>")
     parts.append(f"<p><b>Base configuration</b> (<code>TrainConfig</code>): <small>"

@@ -11,7 +11,7 @@ from npcnn.layers import ReLU
 
 
 def activations(model: Any, x: np.ndarray) -> list[np.ndarray]:
-    """Output of every layer of ``model`` for ``x: (N, 1, 28, 28)``, layer by layer
+    """Output of every layer of ``model`` for ``x: (N, C, H, W)``, layer by layer
     (each layer's public ``forward``: (N, C, H, W) for the conv part)."""
     outs, h = [], x
     for layer in model.layers:
@@ -44,10 +44,10 @@ def dead_relu_fraction(model: Any, x: np.ndarray) -> float:
 
 
 def map_stats(model: Any, x: np.ndarray) -> dict[str, list[float]]:
-    """Per channel of the first conv layer after ReLU, averaged over the digits of
-    ``x: (N, 1, 28, 28)``: Pearson r of the map with the digit (``corr_image``) and with
-    the digit's edge strength |grad x| (``corr_edges``). A constant map counts as 0."""
-    maps = relu_maps(model, x, 0)  # (N, C, 28, 28)
+    """Per channel of the first conv layer after ReLU, averaged over the images of
+    ``x: (N, 1, H, W)``: Pearson r of the map with the image (``corr_image``) and with
+    the image's edge strength |grad x| (``corr_edges``). A constant map counts as 0."""
+    maps = relu_maps(model, x, 0)  # (N, F, H, W): padding k//2 keeps the image's size
     img = x[:, 0].astype(float)
     gy, gx = np.gradient(img, axis=(1, 2))
     edges = np.hypot(gx, gy)
@@ -63,22 +63,26 @@ def map_stats(model: Any, x: np.ndarray) -> dict[str, list[float]]:
     return {"corr_image": [float(v) for v in ci], "corr_edges": [float(v) for v in ce]}
 
 
-def map_stats_each(models: list[Any], x: np.ndarray) -> list[dict[str, list[float]]]:
-    """``map_stats`` of every model (e.g. one per seed) on the same digits ``x``."""
-    return [map_stats(m, x) for m in models]
+def map_stats_each(models: list[Any], x: np.ndarray,
+                   seeds: list[int] | None = None) -> list[dict[str, Any]]:
+    """``map_stats`` of every model (one per seed: ``seeds``, default 0, 1, ...) on the
+    same images ``x``, each with its ``seed``."""
+    seeds = list(range(len(models))) if seeds is None else seeds
+    return [{"seed": s, **map_stats(m, x)} for m, s in zip(models, seeds, strict=True)]
 
 
 def predictions(model: Any, x: np.ndarray, batch: int = 1000) -> np.ndarray:
-    """Predicted class of every image of ``x: (N, 1, 28, 28)``, shape (N,)."""
+    """Predicted class of every image of ``x: (N, C, H, W)``, shape (N,)."""
     return np.concatenate([model.forward(x[i:i + batch], train=False).argmax(1)
                            for i in range(0, len(x), batch)])
 
 
-def one_per_digit(y: np.ndarray, n: int = 10) -> np.ndarray:
-    """Indices of the first image of each digit 0, 1, ..., n-1 (n <= 10) in labels y."""
-    return np.array([int(np.flatnonzero(y == d)[0]) for d in range(min(n, 10))])
+def one_per_class(y: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the first image of each class 0, 1, ..., n-1 in labels ``y: (N,)``
+    (the classes ``y`` holds, if fewer)."""
+    classes = [c for c in range(n) if np.any(y == c)]
+    return np.array([int(np.flatnonzero(y == c)[0]) for c in classes])
 
 
 __all__ = ["activations", "relu_maps", "dead_relu_fraction", "map_stats", "map_stats_each",
-           "predictions",
-           "one_per_digit"]
+           "predictions", "one_per_class"]

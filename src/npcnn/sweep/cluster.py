@@ -1,8 +1,9 @@
-"""Sweeps on a Dask cluster: one task per run; its files come back to the local store.
+"""The Dask backend: one task per run on a Dask cluster; its files come back to the local
+store.
 
 Needs the ``cluster`` extra (``pip install -e '.[cluster]'``: dask, distributed) here
 and on every worker, with this project installed at the same commit on each (the task
-is ``npcnn.cluster._remote_train``, pickled by reference). Start a scheduler, then
+is ``npcnn.sweep.cluster.remote_train``, pickled by reference). Start a scheduler, then
 workers of one thread each (one training per process; their nanny sets
 ``OMP/MKL/OPENBLAS_NUM_THREADS=1`` before NumPy loads, Dask's default)::
 
@@ -23,7 +24,9 @@ worker (no shared file system is assumed), resuming from the channel's files; ev
 their epoch count into a second, small Variable), and the submitting process copies
 them into the local store as it polls (fetching the files only when the count grew).
 The task returns the final files, which are checked (sha256) and written atomically
-into ``<runs>/<key>/``.
+into ``<runs>/<key>/``. The task carries the run's dataset entry (``npcnn.datasets``);
+the worker reads the dataset from its own directory for it (``npcnn.paths.data_dir``, a
+submitting machine's ``data_dir`` is dropped), checked against the entry's SHA-256.
 
 Faults. A worker that dies mid-run: the scheduler reruns its task elsewhere (up to
 ``distributed.scheduler.allowed-failures`` times, 3 by default) and the rerun resumes
@@ -48,7 +51,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +59,8 @@ from filelock import Timeout
 from npcnn import checkpoint, store, threads
 from npcnn.config import TrainConfig
 from npcnn.safeio import CorruptFile
-from npcnn.sweep.plan import estimate_seconds
-from npcnn.sweep.progress import Progress, Tracker
+from npcnn.sweep.backend import Ended, payload, unpack
+from npcnn.sweep.progress import Tracker
 from npcnn.text import one_line
 
 RETRIES = 2  # resubmissions of a failed task (each one resumes from the channel)
@@ -99,115 +101,85 @@ def connect(address: str) -> Any:
     return client
 
 
-def train_many(configs: Sequence[TrainConfig], scheduler: str, root: Any = None,
-               progress: Callable[[Any], None] | None = None, poll: float = 5.0,
-               labels: dict[str, str] | None = None, retries: int = RETRIES,
-               client: Any = None) -> dict[str, str]:
-    """Train ``configs`` on the Dask cluster at ``scheduler`` into the local store.
+class Cluster:
+    """A Dask cluster for the runs of ``root``'s store (a ``Backend``): locks, channels,
+    tasks, retries. ``client``: an existing ``distributed.Client`` (left open), else one
+    connected to ``address`` (closed with the backend)."""
 
-    Parameters
-    ----------
-    configs
-        The runs to train (``store.to_train``), one per point and seed: submitted
-        longest first.
-    scheduler
-        The scheduler's address, e.g. "tcp://10.0.0.5:8786".
-    root
-        The local run store root (None: ``npcnn.paths.runs_root()``).
-    progress
-        Called with a ``Progress`` every ``poll`` seconds and when a run ends.
-    labels
-        ``{config key: label}`` for progress lines and messages.
-    retries
-        Resubmissions of a run whose task failed, before it is reported as failed.
-    client
-        An existing ``distributed.Client`` to use instead of connecting (left open).
-
-    Returns
-    -------
-    ``{config key: error message}`` for the runs that failed after every retry.
-    """
-    if not configs:
-        return {}
-    own = client is None
-    client = connect(scheduler) if own else client
-    try:
-        return _Sweep(client, configs, store.root_of(root), labels or {}, retries).run(
-            progress, poll)
-    finally:
-        if own:
-            client.close()
-
-
-class _Sweep:
-    """The submitting side: locks, channels, tasks, retries and progress of one sweep."""
-
-    def __init__(self, client: Any, configs: Sequence[TrainConfig], root: Path,
-                 labels: dict[str, str], retries: int) -> None:
-        self.client, self.root, self.retries = client, root, retries
-        order = sorted(configs, key=estimate_seconds, reverse=True)
-        self.configs = {c.key(): c for c in order}
-        self.tracker = Tracker(order, root, labels)
-        self.locks = {k: store.run_lock(c, root) for k, c in self.configs.items()}
-        self.waiting = list(self.configs)  # runs whose lock this sweep does not hold yet
+    def __init__(self, address: str, root: Path, retries: int = RETRIES,
+                 client: Any = None) -> None:
+        self.own = client is None
+        self.client = connect(address) if self.own else client
+        self.root, self.retries = root, retries
+        self.configs: dict[str, TrainConfig] = {}
+        self.locks: dict[str, Any] = {}
         self.futures: dict[Any, str] = {}  # task future -> run key
         self.tasks: dict[str, str] = {}  # task key -> run key
-        self.attempts = dict.fromkeys(self.configs, 0)
-        self.local_epochs = dict.fromkeys(self.configs, 0)  # epochs in the local store
-        self.errors: dict[str, str] = {}
-        session = uuid.uuid4().hex[:8]
-        self.channels = {k: f"npcnn-{k}-{session}" for k in self.configs}
+        self.attempts: dict[str, int] = {}
+        self.local_epochs: dict[str, int] = {}  # epochs in the local store
+        self.channels: dict[str, str] = {}
+        self.waiting = False  # runs wait for a lock another process holds
+        self.session = uuid.uuid4().hex[:8]
 
-    def run(self, progress: Callable[[Progress], None] | None, poll: float) -> dict[str, str]:
+    @property
+    def busy(self) -> bool:
+        return bool(self.futures)
+
+    # -- the Backend interface --------------------------------------------------------
+
+    def start(self, queue: list[TrainConfig], tracker: Tracker) -> list[Ended]:
+        """Take the locks that are free; submit those runs, or count them done if the
+        process that held the lock finished them. Runs locked elsewhere stay queued."""
+        ended = []
+        for c in list(queue):
+            key = c.key()
+            lock = self.locks.setdefault(key, store.run_lock(c, self.root))
+            try:
+                lock.acquire(blocking=False)
+            except Timeout:
+                continue  # another process trains this run: try again later
+            queue.remove(c)
+            if store.is_answered(c, self.root):
+                lock.release()
+                ended.append((key, ""))
+                continue
+            self.configs[key] = c
+            self.attempts[key] = 0
+            store.register(c, self.root)
+            self.local_epochs[key] = store.repair(c, self.root)
+            self.channels[key] = f"npcnn-{key}-{self.session}"
+            self._open_channel(key)
+            self._submit(key, tracker)
+        self.waiting = bool(queue)
+        return ended
+
+    def wait(self, timeout: float, tracker: Tracker) -> list[Ended]:
+        deadline = time.monotonic() + (min(timeout, LOCK_POLL) if self.waiting else timeout)
+        while time.monotonic() < deadline and not any(f.done() for f in self.futures):
+            time.sleep(0.05)
+        ended = [e for f in list(self.futures) if f.done()
+                 if (e := self._settle(f, tracker)) is not None]
+        for key in set(self.futures.values()):
+            self._pull(key)
+        self._mark_running(tracker)
+        return ended
+
+    def close(self, error: bool) -> None:
         try:
-            while self.waiting or self.futures:
-                ended = self._claim()
-                deadline = time.monotonic() + (min(poll, LOCK_POLL) if self.waiting else poll)
-                while time.monotonic() < deadline and not any(f.done() for f in self.futures):
-                    time.sleep(0.05)
-                ended += [self._settle(f) for f in list(self.futures) if f.done()]
-                self._pull()
-                self._mark_running()
-                # One call per run that ended, so each is shown as it finishes.
-                for label in [x for x in ended if x] or [""]:
-                    if progress is not None:
-                        progress(self.tracker.progress(label))
-        except BaseException:
-            # Ctrl-C or an error here: stop the queued tasks; the local store keeps the
-            # checkpoints copied so far, from which the next sweep resumes.
-            with contextlib.suppress(Exception):
-                self.client.cancel(list(self.futures))
-            raise
-        finally:
+            if error:
+                # Ctrl-C or an error: stop the queued tasks; the local store keeps the
+                # checkpoints copied so far, from which the next sweep resumes.
+                with contextlib.suppress(Exception):
+                    self.client.cancel(list(self.futures))
             for lock in self.locks.values():
                 if lock.is_locked:
                     lock.release()
             self._drop_channels()
-        return self.errors
+        finally:
+            if self.own:
+                self.client.close()
 
     # -- steps --------------------------------------------------------------------
-
-    def _claim(self) -> list[str]:
-        """Take the locks that are free; submit those runs, or count them done if the
-        process that held the lock finished them. Returns the labels of those."""
-        finished = []
-        for key in list(self.waiting):
-            try:
-                self.locks[key].acquire(blocking=False)
-            except Timeout:
-                continue  # another process trains this run: try again later
-            self.waiting.remove(key)
-            c = self.configs[key]
-            if store.is_answered(c, self.root):
-                self.locks[key].release()
-                self.tracker.state[key] = "done"
-                finished.append(self.tracker.label(key))
-                continue
-            store.register(c, self.root)
-            self.local_epochs[key] = store.repair(c, self.root)
-            self._open_channel(key)
-            self._submit(key)
-        return finished
 
     def _open_channel(self, key: str) -> None:
         from distributed import Variable
@@ -218,49 +190,43 @@ class _Sweep:
             {"epochs": self.local_epochs[key], "files": files})
         Variable(name + EPOCHS, client=self.client).set(self.local_epochs[key])
 
-    def _submit(self, key: str) -> None:
+    def _submit(self, key: str, tracker: Tracker) -> None:
         task = f"npcnn-train-{key}-{uuid.uuid4().hex[:8]}"
-        fut = self.client.submit(_remote_train, self.configs[key].to_dict(),
-                                 self.channels[key], key=task, pure=False)
+        fut = self.client.submit(remote_train, payload(self.configs[key]), self.channels[key],
+                                 key=task, pure=False)
         self.futures[fut] = key
         self.tasks[task] = key
         self.attempts[key] += 1
-        self.tracker.state[key] = "queued"
+        tracker.state[key] = "queued"
 
-    def _settle(self, fut: Any) -> str:
-        """Store a finished task's files, or retry / fail its run. Returns the label of
-        a run that ended ("" if it was resubmitted)."""
+    def _settle(self, fut: Any, tracker: Tracker) -> Ended | None:
+        """Store a finished task's files, or retry / fail its run. Returns the run that
+        ended (None if it was resubmitted)."""
         key = self.futures.pop(fut)
         self.tasks.pop(fut.key, None)
-        c, label = self.configs[key], self.tracker.label(key)
+        c, label = self.configs[key], tracker.label(key)
         try:
             out = fut.result()
             store.write_files(c, out["files"], self.root)
-            history = store.read_history(c, self.root, derive=False) or {}
+            history = store.run_history(c, self.root, derive=False) or {}
             if history.get("status") not in store.FINISHED:
                 raise RuntimeError(f"the worker returned a run with status "
                                    f"{history.get('status')!r}")
+            error = ""
         except Exception as err:  # a failed run must not stop the sweep
             message = f"{type(err).__name__}: {one_line(err)}"
             n = self.attempts[key]
             if n <= self.retries:
-                self._pull_one(key)
+                self._pull(key)
                 log.warning(f"run {label}: attempt {n} failed ({message}); retrying from "
                             f"epoch {self.local_epochs[key]}")
-                self._submit(key)
-                return ""
-            self.errors[key] = message + (f" (after {n} attempts)" if n > 1 else "")
-            self.tracker.state[key] = "failed"
-        else:
-            self.tracker.state[key] = "done"
+                self._submit(key, tracker)
+                return None
+            error = message + (f" (after {n} attempts)" if n > 1 else "")
         self.locks[key].release()
-        return label
+        return key, error
 
-    def _pull(self) -> None:
-        for key in set(self.futures.values()):
-            self._pull_one(key)
-
-    def _pull_one(self, key: str) -> None:
+    def _pull(self, key: str) -> None:
         """Copy a newer checkpoint and history from the run's channel to the store."""
         from distributed import Variable
 
@@ -274,12 +240,11 @@ class _Sweep:
                 store.write_files(self.configs[key], msg["files"], self.root)
                 self.local_epochs[key] = msg["epochs"]
         except CorruptFile as err:  # damaged in transit: the next one will do
-            log.warning(f"run {self.tracker.label(key)}: ignoring a checkpoint that "
-                        f"arrived damaged ({err})")
+            log.warning(f"run {key}: ignoring a checkpoint that arrived damaged ({err})")
         except (OSError, TimeoutError) as err:  # the scheduler is busy or reconnecting
             log.debug(f"no checkpoint from {key}: {err}")
 
-    def _mark_running(self) -> None:
+    def _mark_running(self, tracker: Tracker) -> None:
         """Which runs train right now. The scheduler's "processing" also counts tasks
         queued on a worker behind the one it executes: ask the workers instead."""
         with contextlib.suppress(Exception):  # progress only: never fail the sweep on it
@@ -289,7 +254,7 @@ class _Sweep:
                 executing = self.client.processing()
             busy = {self.tasks[t] for ts in executing.values() for t in ts if t in self.tasks}
             for key in self.futures.values():
-                self.tracker.state[key] = "running" if key in busy else "queued"
+                tracker.state[key] = "running" if key in busy else "queued"
 
     def _drop_channels(self) -> None:
         from distributed import Variable
@@ -310,18 +275,19 @@ def _executing(dask_worker: Any) -> list[str]:
     return [str(ts.key) for ts in dask_worker.state.executing]
 
 
-def _remote_train(config: dict[str, Any], channel: str) -> dict[str, Any]:
-    """The task: train ``config`` on this worker, resuming from the channel's files.
+def remote_train(job: dict[str, Any], channel: str) -> dict[str, Any]:
+    """The task: train the run of ``job`` (``backend.payload``) on this worker, resuming
+    from the channel's files.
 
     Returns ``{"files": {name: bytes}, "worker": address}`` with the finished run's
     ``history.json`` and ``checkpoint.npz``.
     """
     from distributed import Variable, get_client, get_worker
 
-    cfg = TrainConfig.from_dict(config)
+    cfg = unpack(job)
     if cfg.data_dir and not Path(cfg.data_dir).is_dir():
-        # A path on the submitting machine: this worker reads MNIST from its own
-        # npcnn.paths.data_dir() (or downloads it). data_dir is not in the key.
+        # A path on the submitting machine: this worker reads the dataset from its own
+        # npcnn.paths.data_dir() (or downloads it), checked against the dataset's hashes.
         cfg = cfg.replace(data_dir="")
     # One core per task: a worker's thread is a slot of the cluster. (The batch split
     # does not change the numbers, so this run equals a local one.)
@@ -382,4 +348,4 @@ class _Publisher(threading.Thread):
         self.epochs = epochs
 
 
-__all__ = ["train_many", "connect", "ClusterError", "RETRIES", "PUBLISH_EVERY"]
+__all__ = ["Cluster", "ClusterError", "connect", "remote_train", "RETRIES", "PUBLISH_EVERY"]
