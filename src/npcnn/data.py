@@ -132,6 +132,7 @@ def _fetch(ds: Dataset, name: str, directory: Path) -> Path:
     of the .gz the mirrors serve); pooch writes it atomically into ``directory``."""
     import pooch
 
+    pooch.get_logger().setLevel("WARNING")  # the line below says what is downloaded
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -151,9 +152,9 @@ def _fetch(ds: Dataset, name: str, directory: Path) -> Path:
         except ValueError:  # pooch: the file's MD5 is not the registry's
             errors.append(f"{url}: MD5 mismatch")
             continue
-        except OSError as e:  # requests' errors are OSErrors
-            first = " ".join(str(e).split()).split(". ")[0][:160]  # one clause of it
-            errors.append(f"{url}: {type(e).__name__}" + (f" ({first})" if first else ""))
+        except OSError as e:  # requests' errors are OSErrors: unreachable, refused, 404
+            status = getattr(getattr(e, "response", None), "status_code", None)
+            errors.append(f"{url}: {type(e).__name__}" + (f" {status}" if status else ""))
             continue
         return directory / f"{name}.gz"
     raise DataError(

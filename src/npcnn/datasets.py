@@ -157,13 +157,14 @@ FASHION = Dataset(
         0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34
         bb300cfdad3c16e7a12a480ee83cd310  {TEST_LABELS}
     """),
-    # MNIST's 0.98 allows 1.17x the error its default network ends with after 100
-    # epochs (1.71%, the report's headline over 3 seeds); the same factor on
-    # Fashion-MNIST's default network (final error 11.3%, the same headline runs) gives
-    # an error of 13.2%, rounded to 0.87.
-    converged_acc=0.87,
-    converged_why="the error MNIST's 0.98 allows relative to its default network's "
-                  "final error (1.17x), applied to Fashion-MNIST's default network",
+    # Chosen as MNIST's 0.98 relates to MNIST: 0.98 allows an error of 2.00%, 1.17 times
+    # the 1.71% the default network ends with after 100 epochs (the headline's mean over
+    # seeds 0-2: 0.9827, 0.9834, 0.9826). The same factor on Fashion-MNIST's default
+    # network (0.8803, 0.8825, 0.8896 after 100 epochs: 11.59% error) allows 13.55%, an
+    # accuracy of 0.8645: 0.86, rounded to two decimals as 0.98 is.
+    converged_acc=0.86,
+    converged_why="what MNIST's 0.98 allows relative to the default network's final "
+                  "error after 100 epochs (1.17 times it), applied to Fashion-MNIST's",
     env="NPCNN_DATA_FASHION",
     notes="Zalando's clothing images, 10 classes, MIT licence",
 )

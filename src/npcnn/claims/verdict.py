@@ -149,7 +149,9 @@ class Verdict:
     def _repr_html_(self) -> str:
         cols = ["the claim's words", "points compared", "n (excluded)",
                 "per seed", "95% interval", "δ", "outcome"]
-        table = Table(cols, [_row(c) for c in self.checks])._repr_html_()
+        table = (Table(cols, [_row(c) for c in self.checks])._repr_html_() if self.checks
+                 else "<p>Nothing of the seed's to check here: its numbers are MNIST's. The "
+                      "summary table above has ours.</p>")
         title = (f"Seed's claim {self.claim}" if self.claim != "headline"
                  else "The seed's headline numbers")
         on = datasets.get(self.dataset).title
