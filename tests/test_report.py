@@ -232,3 +232,28 @@ def test_another_datasets_report_goes_beside_mnists_and_compares_them(
     (claim3,) = [c for c in table["claims"] if c["number"] == 3]
     assert claim3["word"] in ("holds on both", "MNIST only", "Fashion-MNIST only", "neither")
     assert set(claim3["verdicts"]) == {"mnist", "fashion"} and claim3["rows"]
+
+
+def test_the_comparison_matches_checks_by_statement_and_place_not_by_label():
+    # Claim 7's best MLP can differ by dataset (784-100-50-10 on MNIST, 784-100-10 on
+    # Fashion-MNIST): its checks are still the same checks, side by side in one row.
+    from npcnn.report.compare import comparison
+    from npcnn.report.index import Record
+
+    def found(mlp: str, status: str) -> tuple:
+        check = {"rule": "the CNN slightly higher", "aspect": "the CNN higher",
+                 "step": f"{mlp} → best CNN", "kind": "paired", "status": status,
+                 "holds": status == "supported", "measured": ""}
+        verdict = {"kind": "verdict", "claim": 7, "verdict": "holds", "where": "",
+                   "checks": [check]}
+        return (None, {}, {"cnn_vs_mlp": Record("cnn_vs_mlp", "CNN vs MLP", 7,
+                                                data=[verdict])})
+
+    table = comparison({"mnist": found("MLP 784-100-50-10", "supported"),
+                        "fashion": found("MLP 784-100-10", "not resolved")})
+    (claim7,) = [c for c in table["claims"] if c["number"] == 7]
+    (row,) = claim7["rows"]
+    assert row["per"]["mnist"]["status"] == "supported"
+    assert row["per"]["fashion"]["status"] == "not resolved"
+    assert "MNIST: MLP 784-100-50-10" in row["step"] and "Fashion-MNIST: MLP 784-100-10" \
+        in row["step"]

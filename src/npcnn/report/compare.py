@@ -88,19 +88,26 @@ def comparison(found: dict) -> dict:
     claims = []
     for number, text in CLAIMS.items():
         per = {n: verdicts[n].get(number) for n in names}
+        # A check is matched by its statement and its place among that statement's checks
+        # (the i-th step of a sweep; claim 7's best MLP, which may differ by dataset).
         keys: list[tuple] = []
         checks: dict[str, dict[tuple, dict]] = {}
         for n in names:
             checks[n] = {}
             for c in (per[n] or {}).get("checks", []):
-                key = (c.get("aspect"), c.get("step"))
-                checks[n].setdefault(key, c)
+                aspect = c.get("aspect")
+                key = (aspect, sum(k[0] == aspect for k in checks[n]))
+                checks[n][key] = c
                 if key not in keys:
                     keys.append(key)
         rows = []
         for key in keys:
-            first = next(checks[n][key] for n in names if key in checks[n])
-            rows.append({"rule": first.get("rule", ""), "aspect": key[0], "step": key[1],
+            here = [n for n in names if key in checks[n]]
+            first = checks[here[0]][key]
+            steps = {n: checks[n][key].get("step", "") for n in here}
+            step = first.get("step", "") if len(set(steps.values())) == 1 else "; ".join(
+                f"{datasets.get(n).title}: {s}" for n, s in steps.items())
+            rows.append({"rule": first.get("rule", ""), "aspect": key[0], "step": step,
                          "kind": first.get("kind", ""),
                          "per": {n: _outcome(checks[n].get(key)) for n in names}})
         holds = {n: bool(per[n]) and per[n].get("verdict") == "holds" for n in names}
