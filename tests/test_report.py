@@ -141,7 +141,7 @@ def two_studies(tmp_path, monkeypatch):
 
 @pytest.mark.notebooks
 def test_a_report_renders_offline_pages_and_redoes_only_what_changed(mnist_dir, two_studies,
-                                                                      capsys):
+                                                                      capsys, monkeypatch):
     out, runs = two_studies / "reports", two_studies / "runs"
 
     def report(*only: str) -> tuple[int, str]:
@@ -149,8 +149,9 @@ def test_a_report_renders_offline_pages_and_redoes_only_what_changed(mnist_dir, 
                            "--jobs", "2", "--only", *(only or ("lr", "momentum"))])
         return code, capsys.readouterr().out
 
-    code, _ = report()
+    code, log = report()
     assert code == 1  # a notebook failed
+    assert "to train (about " in log and "at this machine's speed" in log
     page = (out / "lr.html").read_text()
     assert page.count('src="data:image/png;base64,') >= 3  # figures inline
     assert "<title>A tiny sweep (MNIST)</title>" in page and "run(points" not in page
@@ -177,6 +178,8 @@ def test_a_report_renders_offline_pages_and_redoes_only_what_changed(mnist_dir, 
         assert row["n"] == 2 and [p["seed"] for p in row["per_seed"]] == [0, 1]
 
     mtime = (out / "notebooks" / "lr.ipynb").stat().st_mtime_ns
+    # Nothing to train: no time spent measuring this machine's speed.
+    monkeypatch.setattr(build, "speed_factor", lambda: pytest.fail("calibrated for 0 runs"))
     code, log = report()
     assert "notebook lr: unchanged, not executed again" in log and "0 to train" in log
     assert (out / "notebooks" / "lr.ipynb").stat().st_mtime_ns == mtime

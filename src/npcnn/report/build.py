@@ -30,6 +30,7 @@ from pathlib import Path
 from npcnn import datasets, environment, paths, store, threads
 from npcnn.report import compare, execute, index, render
 from npcnn.report.studies import QUICK_SEEDS, Study, params_of, plan_study, studies
+from npcnn.sweep.calibrate import speed_factor
 from npcnn.sweep.plan import estimate_seconds, labels
 from npcnn.sweep.progress import ProgressPrinter
 from npcnn.sweep.runner import collect, scheduler_address, train_runs
@@ -92,8 +93,12 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
         names.update({k: v for k, v in labels(s.points, s.seeds, f"{s.name}: ").items()
                       if k not in names})
     missing = store.to_train(list(configs.values()), root)
-    where = (f"on the Dask cluster at {scheduler}" if scheduler else
-             f"(about {clock(sum(map(estimate_seconds, missing)) / jobs)}) on {jobs} cores")
+    if scheduler:
+        where = f"on the Dask cluster at {scheduler}"
+    else:  # the fit's seconds at this machine's speed, measured now (a second or two)
+        factor = speed_factor() if missing else 1.0
+        where = (f"(about {clock(sum(map(estimate_seconds, missing)) * factor / jobs)} at "
+                 f"this machine's speed) on {jobs} cores")
     counts = sorted({len(s.seeds) for s in todo if s.trains and s.seeds}) or [0]
     seed_words = (f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}") + \
         " seeds per point"
