@@ -95,7 +95,7 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
     missing = store.to_train(list(configs.values()), root)
     if scheduler:
         where = f"on the Dask cluster at {scheduler}"
-    else:  # the fit's seconds at this machine's speed, measured now (a second or two)
+    else:  # the fit's seconds at this machine's speed, measured now (about 2 s)
         factor = speed_factor() if missing else 1.0
         where = (f"(about {clock(sum(map(estimate_seconds, missing)) * factor / jobs)} at "
                  f"this machine's speed) on {jobs} cores")
