@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from npcnn import threads
+from npcnn import datasets, threads
 from npcnn.config import TrainConfig
 
 STEPS = 20  # training steps per network and repeat: ~0.2-0.4 s here
@@ -48,9 +48,10 @@ def slice_seconds(steps: int = STEPS, repeats: int = REPEATS) -> float:
             model = build_model(config, threads=1)
             loss_fn = get_loss(config.loss)
             opt = SGD(config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+            ds = datasets.get(config.dataset)
             rng = np.random.default_rng(0)
-            x = rng.random((config.batch_size, 1, 28, 28), dtype=np.float32)  # (N, 1, 28, 28)
-            y = rng.integers(0, 10, config.batch_size)
+            x = rng.random((config.batch_size, *ds.image_shape), dtype=np.float32)
+            y = rng.integers(0, ds.n_classes, config.batch_size)
 
             _step(model, loss_fn, opt, x, y)  # the first step allocates the buffers
             best = float("inf")
@@ -64,7 +65,7 @@ def slice_seconds(steps: int = STEPS, repeats: int = REPEATS) -> float:
 
 
 def _step(model, loss_fn, opt, x: np.ndarray, y: np.ndarray) -> None:
-    """One training step as the trainer takes it: x: (N, 1, 28, 28), y: (N,)."""
+    """One training step as the trainer takes it: x: (N, C, H, W), y: (N,)."""
     loss_fn.forward(model.forward(x, train=True), y)
     model.backward(loss_fn.backward())
     opt.step(model.params, model.grads, model.decay_mask)
