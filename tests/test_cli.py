@@ -121,6 +121,18 @@ def test_missing_data_dir_exits_2_naming_it(tmp_path, capsys):
     assert not (tmp_path / "run").exists()  # nothing started
 
 
+def test_bench_without_data_exits_2_before_measuring(tmp_path, capsys, monkeypatch):
+    # The layer table takes tens of seconds; the missing data must stop the command
+    # before it, in one sentence, not as a child process's traceback after it.
+    import npcnn.bench as B
+
+    missing = tmp_path / "no-such-mnist"
+    monkeypatch.setenv("NPCNN_DATA", str(missing))
+    monkeypatch.setattr(B, "layer_table", lambda **kw: pytest.fail("layers were timed"))
+    assert main(["bench", "--no-torch", "--epochs", "1", "--channels", "4"]) == 2
+    assert_one_line_error(capsys.readouterr().err, str(missing), "NPCNN_DATA")
+
+
 def test_tiny_run_writes_history_and_reruns_as_completed(run_args, tmp_path, capsys):
     assert main(run_args) == 0
     out, err = capsys.readouterr()

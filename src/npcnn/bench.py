@@ -32,8 +32,9 @@ import subprocess
 import sys
 import time
 
-from npcnn.data import epoch_words
+from npcnn.data import DataError, check, epoch_words
 from npcnn.environment import cpu, machine, torch_available
+from npcnn.text import one_line
 from npcnn.threads import BLAS_VARS
 
 
@@ -376,6 +377,12 @@ def main(argv: list[str] | None = None) -> int:
     if not use_torch:
         print("PyTorch not installed (pip install -e '.[bench]'): npcnn columns only")
     result: dict = {"machine": machine()}
+    if args.defaults or not args.layers_only:
+        try:  # before the minutes of the layer table, not after them in a child process
+            check()
+        except DataError as err:
+            print(f"npcnn: error: {one_line(err)}", file=sys.stderr)
+            return 2
     if not args.defaults:
         print("\nper-layer ms for a batch of 100 (C=4; naive loops timed on 4 images, scaled):")
         result["layers"] = layer_table(channels=4, threads=1)
