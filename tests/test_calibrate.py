@@ -17,13 +17,13 @@ def test_the_factor_is_the_slice_here_over_the_reference_slice(monkeypatch):
 
 def test_the_slice_times_the_trainers_steps_of_each_network(monkeypatch):
     calls = []
-    real = calibrate._step
+    real = calibrate.train_step
 
     def counted(model, *args):
         calls.append(repr(model))
-        real(model, *args)
+        return real(model, *args)
 
-    monkeypatch.setattr(calibrate, "_step", counted)
+    monkeypatch.setattr(calibrate, "train_step", counted)
     seconds = calibrate.slice_seconds(steps=2, repeats=2)
     assert math.isfinite(seconds) and seconds > 0
     # Per network: one step to allocate its buffers, then steps x repeats timed.

@@ -126,6 +126,27 @@ def test_batch_order_comes_from_seed_and_epoch(tiny_data):
     assert result.iter_loss[0] == get_loss("softmax").forward(scores, y_tr[first])
 
 
+def test_a_step_updates_on_a_finite_loss_and_leaves_the_weights_on_a_nan_one():
+    from npcnn.optim import SGD
+
+    config = TrainConfig(channels=2)
+    model = build_model(config)
+    opt = SGD(config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    loss_fn = get_loss(config.loss)
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 8)
+    before = model.params.copy()  # params: (P,), every weight of the model
+    loss, scores = T.train_step(model, loss_fn, opt, x, y)
+    assert math.isfinite(loss) and scores.shape == (8, 10)
+    assert not np.array_equal(model.params, before)
+
+    after = model.params.copy()
+    loss, _ = T.train_step(model, loss_fn, opt, np.full_like(x, np.nan), y)
+    assert math.isnan(loss)
+    np.testing.assert_array_equal(model.params, after)  # exactly: no update was applied
+
+
 def test_divergence_stops_the_run_without_exception_or_warnings(tiny_data, tmp_path):
     cfg = TrainConfig(model="mlp", loss="euclidean", lr=1e6, epochs=2, batch_size=50)
     with warnings.catch_warnings():

@@ -268,6 +268,22 @@ def _fresh(config: TrainConfig) -> tuple[Any, Any]:
     return model, opt
 
 
+def train_step(model: Any, loss_fn: Any, opt: Any, xb: np.ndarray,
+               yb: np.ndarray) -> tuple[float, np.ndarray]:
+    """One training step on a batch xb: (B, C, H, W), yb: (B,): forward, loss, and,
+    if the loss is finite, backward and the optimizer's update.
+
+    Returns ``(loss, scores)``, scores: (B, K) from before the update; a NaN or infinite
+    loss leaves the parameters as they were (the trainer then stops the run as diverged).
+    """
+    scores = model.forward(xb, train=True)
+    loss = loss_fn.forward(scores, yb)
+    if math.isfinite(loss):
+        model.backward(loss_fn.backward())
+        opt.step(model.params, model.grads, model.decay_mask)
+    return loss, scores
+
+
 def _train_epoch(
     model: Any,
     loss_fn: Any,
@@ -291,12 +307,9 @@ def _train_epoch(
     for i, start in enumerate(range(0, len(order), batch_size)):
         idx = order[start : start + batch_size]
         xb, yb = x[idx], y[idx]
-        scores = model.forward(xb, train=True)
-        loss = loss_fn.forward(scores, yb)
+        loss, scores = train_step(model, loss_fn, opt, xb, yb)
         if not math.isfinite(loss):
             return None
-        model.backward(loss_fn.backward())
-        opt.step(model.params, model.grads, model.decay_mask)
         losses.append(loss)
         total_loss += loss * len(idx)
         correct += int(np.count_nonzero(scores.argmax(axis=1) == yb))
@@ -423,6 +436,7 @@ def _save_checkpoint(run_dir: Path, result: TrainResult, opt: Any) -> None:
 
 __all__ = [
     "train",
+    "train_step",
     "evaluate",
     "TrainResult",
     "RunDirError",

@@ -19,6 +19,7 @@ import numpy as np
 
 from npcnn import datasets, threads
 from npcnn.config import TrainConfig
+from npcnn.trainer import train_step
 
 STEPS = 20  # training steps per network and repeat: ~0.2-0.4 s here
 REPEATS = 5  # the fastest of 5: one repeat varies by 15% on this machine, their minimum less
@@ -53,22 +54,15 @@ def slice_seconds(steps: int = STEPS, repeats: int = REPEATS) -> float:
             x = rng.random((config.batch_size, *ds.image_shape), dtype=np.float32)
             y = rng.integers(0, ds.n_classes, config.batch_size)
 
-            _step(model, loss_fn, opt, x, y)  # the first step allocates the buffers
+            train_step(model, loss_fn, opt, x, y)  # the first step allocates the buffers
             best = float("inf")
             for _ in range(repeats):
                 t0 = time.perf_counter()
                 for _ in range(steps):
-                    _step(model, loss_fn, opt, x, y)
+                    train_step(model, loss_fn, opt, x, y)
                 best = min(best, time.perf_counter() - t0)
             total += best
     return total
-
-
-def _step(model, loss_fn, opt, x: np.ndarray, y: np.ndarray) -> None:
-    """One training step as the trainer takes it: x: (N, C, H, W), y: (N,)."""
-    loss_fn.forward(model.forward(x, train=True), y)
-    model.backward(loss_fn.backward())
-    opt.step(model.params, model.grads, model.decay_mask)
 
 
 def speed_factor() -> float:
