@@ -93,12 +93,13 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
         names.update({k: v for k, v in labels(s.points, s.seeds, f"{s.name}: ").items()
                       if k not in names})
     missing = store.to_train(list(configs.values()), root)
+    factor = estimate = None
     if scheduler:
         where = f"on the Dask cluster at {scheduler}"
     else:  # the fit's seconds at this machine's speed, measured now (about 2 s)
         factor = speed_factor() if missing else 1.0
-        where = (f"(about {clock(sum(map(estimate_seconds, missing)) * factor / jobs)} at "
-                 f"this machine's speed) on {jobs} cores")
+        estimate = sum(map(estimate_seconds, missing)) * factor / jobs
+        where = f"(about {clock(estimate)} at this machine's speed) on {jobs} cores"
     counts = sorted({len(s.seeds) for s in todo if s.trains and s.seeds}) or [0]
     seed_words = (f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}") + \
         " seeds per point"
@@ -111,12 +112,15 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
                                     seeds=len(s.seeds)) for s in todo}
     for s in (s for s in todo if s.timing):  # alone, before the training, unless unchanged
         _run_page(s, report, code, records, alone=True)
+    trained_s = 0.0
     if missing:
         printer = ProgressPrinter(every=30, prefix="train ", emit=log)
+        t0 = time.perf_counter()
         try:
             errors = train_runs(missing, root, jobs, scheduler, printer, labels=names)
         except ClusterError as err:
             return fail(str(err))
+        trained_s = time.perf_counter() - t0
         for key, err in errors.items():
             log(f"train FAILED {names.get(key, key)}: {err}")
     # Pages with stored runs mostly start a kernel and draw: one more than the cores keeps
@@ -140,6 +144,10 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
     info = {"quick": quick, "seeds": seeds or (QUICK_SEEDS if quick else "per study"),
             "seconds": time.perf_counter() - start, "trained": len(missing),
             "cached": len(configs) - len(missing), "jobs": jobs, "scheduler": scheduler,
+            # What the first line estimated and what the training took: each report is
+            # a check of the estimate (npcnn.sweep.calibrate).
+            "speed_factor": factor, "train_estimate_seconds": estimate,
+            "train_seconds": trained_s,
             "executed": sum(r.executed for r in records.values()),
             "unchanged": sum(not r.executed and r.status == "ok" for r in records.values()),
             "only": [s.name for s in todo] if only else [],
@@ -147,7 +155,10 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
     index.write_json(report, ds.name, info, {**before, **records})
     page = compare.write_page(root_out, quick)
     failed = [s.name for s in todo if records[s.name].status != "ok"]
-    log(f"wrote {report / 'index.html'} in {clock(info['seconds'])}"
+    trained = (f" (training {clock(trained_s)}"
+               + (f", estimated {clock(estimate)})" if estimate is not None else ")")
+               if missing else "")
+    log(f"wrote {report / 'index.html'} in {clock(info['seconds'])}{trained}"
         + (f"; the datasets compared in {page}" if page else "")
         + (f"; FAILED: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0

@@ -140,8 +140,14 @@ def write_index(out: Path, comparison: str = "") -> Path:
     seeds = sorted({r.seeds for r in recs if r.seeds}) or [1]
     mode = ("a quick preview (2 epochs, 6,000 training images per run)" if info.get("quick")
             else "full settings")
-    summary = (f"{text.clock(info.get('seconds', 0))} wall time; {info.get('trained', 0)} "
-               f"runs trained, {info.get('cached', 0)} answered by the run store; "
+    trained = info.get("trained", 0)
+    took = ""
+    if trained and info.get("train_seconds"):
+        took = f" in {text.clock(info['train_seconds'])}"
+        if info.get("train_estimate_seconds") is not None:
+            took += f" (estimated {text.clock(info['train_estimate_seconds'])})"
+    summary = (f"{text.clock(info.get('seconds', 0))} wall time; {trained} "
+               f"runs trained{took}, {info.get('cached', 0)} answered by the run store; "
                f"{info.get('executed', 0)} notebooks executed, {info.get('unchanged', 0)} "
                "unchanged")
     head = next((r for r in recs if r.find("verdict", claim="headline")), None)
