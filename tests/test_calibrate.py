@@ -9,10 +9,15 @@ import pytest
 from npcnn.sweep import calibrate
 
 
-def test_the_factor_is_the_slice_here_over_the_reference_slice(monkeypatch):
-    monkeypatch.setattr(calibrate, "slice_seconds", lambda: 3 * calibrate.REFERENCE_S)
-    assert calibrate.speed_factor() == pytest.approx(3.0)
-    assert calibrate.REFERENCE_S > 0
+def test_the_factors_are_the_slice_here_over_each_checks_reference(monkeypatch):
+    low_ref, high_ref = min(calibrate.REFERENCES_S), max(calibrate.REFERENCES_S)
+    monkeypatch.setattr(calibrate, "slice_seconds", lambda: 3 * high_ref)
+    low, high = calibrate.speed_factors()
+    # The fastest reading of this machine divides by the largest reference slice.
+    assert low == pytest.approx(3.0) and high == pytest.approx(3 * high_ref / low_ref)
+    assert low <= high
+    for (slice_s, ratio, what), ref in zip(calibrate.CHECKS, calibrate.REFERENCES_S, strict=True):
+        assert slice_s > 0 and ratio > 0 and what and ref == pytest.approx(slice_s / ratio)
 
 
 def test_the_slice_times_the_trainers_steps_of_each_network(monkeypatch):

@@ -22,7 +22,7 @@ from npcnn.report import build
 from npcnn.report import studies as st
 from npcnn.sweep.params import read_params
 from npcnn.sweep.plan import Point, plan, seed_list
-from npcnn.text import clock
+from npcnn.text import clock, clock_range
 
 pytest.importorskip("papermill")
 
@@ -179,14 +179,17 @@ def test_a_report_renders_offline_pages_and_redoes_only_what_changed(mnist_dir, 
         assert row["n"] == 2 and [p["seed"] for p in row["per_seed"]] == [0, 1]
     # The estimate and what the training took, side by side: each report checks it.
     info = data["info"]
-    assert info["train_seconds"] > 0 and info["train_estimate_seconds"] > 0
-    assert info["speed_factor"] > 0
-    assert f"(training {clock(info['train_seconds'])}, estimated " in log
-    assert f"trained in {clock(info['train_seconds'])} (estimated " in index
+    low, high = info["train_estimate_seconds"]
+    assert info["train_seconds"] > 0 and 0 < low <= high
+    assert 0 < info["speed_factor"][0] <= info["speed_factor"][1]
+    said = clock_range(low, high)
+    assert f"to train (about {said} at this machine's speed)" in log
+    assert f"(training {clock(info['train_seconds'])}, estimated {said})" in log
+    assert f"trained in {clock(info['train_seconds'])} (estimated {said})" in index
 
     mtime = (out / "notebooks" / "lr.ipynb").stat().st_mtime_ns
     # Nothing to train: no time spent measuring this machine's speed.
-    monkeypatch.setattr(build, "speed_factor", lambda: pytest.fail("calibrated for 0 runs"))
+    monkeypatch.setattr(build, "speed_factors", lambda: pytest.fail("calibrated for 0 runs"))
     code, log = report()
     assert "notebook lr: unchanged, not executed again" in log and "0 to train" in log
     assert "(training " not in log

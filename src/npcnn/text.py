@@ -39,4 +39,10 @@ def clock(seconds: float | None) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-__all__ = ["one_line", "value", "cell", "clock"]
+def clock_range(low: float, high: float) -> str:
+    """``low–high`` as ``clock`` writes them, one ``clock`` when they read the same."""
+    a, b = clock(low), clock(high)
+    return a if a == b else f"{a}–{b}"
+
+
+__all__ = ["one_line", "value", "cell", "clock", "clock_range"]

@@ -30,11 +30,11 @@ from pathlib import Path
 from npcnn import datasets, environment, paths, store, threads
 from npcnn.report import compare, execute, index, render
 from npcnn.report.studies import QUICK_SEEDS, Study, params_of, plan_study, studies
-from npcnn.sweep.calibrate import speed_factor
+from npcnn.sweep.calibrate import speed_factors
 from npcnn.sweep.plan import estimate_seconds, labels
 from npcnn.sweep.progress import ProgressPrinter
 from npcnn.sweep.runner import collect, scheduler_address, train_runs
-from npcnn.text import clock, one_line
+from npcnn.text import clock, clock_range, one_line
 
 _PRINT = threading.Lock()  # pages run on threads: one line at a time
 
@@ -97,9 +97,10 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
     if scheduler:
         where = f"on the Dask cluster at {scheduler}"
     else:  # the fit's seconds at this machine's speed, measured now (about 2 s)
-        factor = speed_factor() if missing else 1.0
-        estimate = sum(map(estimate_seconds, missing)) * factor / jobs
-        where = f"(about {clock(estimate)} at this machine's speed) on {jobs} cores"
+        factor = speed_factors() if missing else (1.0, 1.0)
+        fit = sum(map(estimate_seconds, missing)) / jobs
+        estimate = [fit * f for f in factor]
+        where = f"(about {clock_range(*estimate)} at this machine's speed) on {jobs} cores"
     counts = sorted({len(s.seeds) for s in todo if s.trains and s.seeds}) or [0]
     seed_words = (f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}") + \
         " seeds per point"
@@ -156,7 +157,7 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
     page = compare.write_page(root_out, quick)
     failed = [s.name for s in todo if records[s.name].status != "ok"]
     trained = (f" (training {clock(trained_s)}"
-               + (f", estimated {clock(estimate)})" if estimate is not None else ")")
+               + (f", estimated {clock_range(*estimate)})" if estimate is not None else ")")
                if missing else "")
     log(f"wrote {report / 'index.html'} in {clock(info['seconds'])}{trained}"
         + (f"; the datasets compared in {page}" if page else "")

@@ -145,7 +145,7 @@ def write_index(out: Path, comparison: str = "") -> Path:
     if trained and info.get("train_seconds"):
         took = f" in {text.clock(info['train_seconds'])}"
         if info.get("train_estimate_seconds") is not None:
-            took += f" (estimated {text.clock(info['train_estimate_seconds'])})"
+            took += f" (estimated {text.clock_range(*info['train_estimate_seconds'])})"
     summary = (f"{text.clock(info.get('seconds', 0))} wall time; {trained} "
                f"runs trained{took}, {info.get('cached', 0)} answered by the run store; "
                f"{info.get('executed', 0)} notebooks executed, {info.get('unchanged', 0)} "
