@@ -181,7 +181,7 @@ def test_a_report_renders_offline_pages_and_redoes_only_what_changed(mnist_dir, 
     info = data["info"]
     low, high = info["train_estimate_seconds"]
     assert info["train_seconds"] > 0 and 0 < low <= high
-    assert 0 < info["speed_factor"][0] <= info["speed_factor"][1]
+    assert 0 < info["speed_factors"][0] <= info["speed_factors"][1]
     said = clock_range(low, high)
     assert f"to train (about {said} at this machine's speed)" in log
     assert f"(training {clock(info['train_seconds'])}, estimated {said})" in log

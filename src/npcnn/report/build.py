@@ -147,7 +147,7 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
             "cached": len(configs) - len(missing), "jobs": jobs, "scheduler": scheduler,
             # What the first line estimated and what the training took: each report is
             # a check of the estimate (npcnn.sweep.calibrate).
-            "speed_factor": factor, "train_estimate_seconds": estimate,
+            "speed_factors": factor, "train_estimate_seconds": estimate,
             "train_seconds": trained_s,
             "executed": sum(r.executed for r in records.values()),
             "unchanged": sum(not r.executed and r.status == "ok" for r in records.values()),

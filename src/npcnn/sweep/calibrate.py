@@ -38,6 +38,7 @@ CHECKS = (
 )
 REFERENCES_S = tuple(slice_s / ratio for slice_s, ratio, _ in CHECKS)
 
+
 def slice_seconds(steps: int = STEPS, repeats: int = REPEATS) -> float:
     """Seconds of ``steps`` training steps (forward, backward, SGD update; one batch of
     the config's default size each) of each network in ``CHANNELS``, the fastest of
