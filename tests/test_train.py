@@ -127,11 +127,8 @@ def test_batch_order_comes_from_seed_and_epoch(tiny_data):
 
 
 def test_a_step_updates_on_a_finite_loss_and_leaves_the_weights_on_a_nan_one():
-    from npcnn.optim import SGD
-
     config = TrainConfig(channels=2)
-    model = build_model(config)
-    opt = SGD(config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    model, opt = T.fresh(config)
     loss_fn = get_loss(config.loss)
     rng = np.random.default_rng(0)
     x = rng.random((8, 1, 28, 28), dtype=np.float32)

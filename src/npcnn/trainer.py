@@ -172,7 +172,7 @@ def train(
     x_train, y_train, x_test, y_test = data
     x_tr, y_tr, x_val, y_val = split(x_train, y_train, subset=config.subset)
     if resumed is None:
-        model, opt = _fresh(config)
+        model, opt = fresh(config)
         result = TrainResult(config, "running", model=model)
     else:
         result, opt = resumed
@@ -259,7 +259,8 @@ class _Loop:
         return _record(epoch, opt, fit, val, test, time.perf_counter() - t0)
 
 
-def _fresh(config: TrainConfig) -> tuple[Any, Any]:
+def fresh(config: TrainConfig) -> tuple[Any, Any]:
+    """The model (on ``config``'s threads) and the SGD optimizer a run starts from."""
     from npcnn.models import build_model
     from npcnn.optim import SGD
 
@@ -376,7 +377,7 @@ def _resume(run_dir: Path, config: TrainConfig) -> tuple[TrainResult, Any] | Non
         return None
     _check_same_config(run_dir, ckpt.config, config)
     try:
-        model, opt = _fresh(config)
+        model, opt = fresh(config)
         model.load_state_dict(ckpt.model)
         opt.load_state_dict(ckpt.optim)
         if len(ckpt.epochs) > config.epochs:
@@ -437,6 +438,7 @@ def _save_checkpoint(run_dir: Path, result: TrainResult, opt: Any) -> None:
 __all__ = [
     "train",
     "train_step",
+    "fresh",
     "evaluate",
     "TrainResult",
     "RunDirError",

@@ -20,7 +20,7 @@ import numpy as np
 
 from npcnn import datasets, threads
 from npcnn.config import TrainConfig
-from npcnn.trainer import train_step
+from npcnn.trainer import fresh, train_step
 
 STEPS = 20  # training steps per network and repeat: ~0.2-0.4 s here
 REPEATS = 5  # the fastest of 5: one repeat varies by 15% on this machine, their minimum less
@@ -44,16 +44,13 @@ def slice_seconds(steps: int = STEPS, repeats: int = REPEATS) -> float:
     the config's default size each) of each network in ``CHANNELS``, the fastest of
     ``repeats``, summed over the networks."""
     from npcnn.losses import get_loss
-    from npcnn.models import build_model
-    from npcnn.optim import SGD
 
     total = 0.0
     with threads.blas_limit(1):
         for channels in CHANNELS:
             config = TrainConfig(channels=channels, threads=1)
-            model = build_model(config, threads=1)
+            model, opt = fresh(config)
             loss_fn = get_loss(config.loss)
-            opt = SGD(config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
             ds = datasets.get(config.dataset)
             rng = np.random.default_rng(0)
             x = rng.random((config.batch_size, *ds.image_shape), dtype=np.float32)
