@@ -26,7 +26,7 @@ help:
 	@echo "  make report   run every study and render reports/index.html (only what changed)"
 	@echo "                (DATASET=fashion: reports/fashion/, and reports/datasets.html)"
 	@echo "  make open     open the report's index in a browser"
-	@echo "  make train    train the seed's network (10 epochs) into the run store"
+	@echo "  make train    train the original's network (10 epochs) into the run store"
 	@echo "  make bench    seconds per epoch and per layer, npcnn beside PyTorch if installed"
 	@echo "  make venv     create $(VENV) and install the project with its extras"
 	@echo "  make lint     ruff check"

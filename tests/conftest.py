@@ -46,14 +46,16 @@ def starts(lines: list[str]) -> dict[str, list[tuple[int, int]]]:
 
 def fake(label: str, config: TrainConfig, accs: list[list[float]], seconds: float = 1.0,
          statuses: list[str] | None = None, value=None, iter_loss=None,
-         val_loss: list[list[float]] | None = None, epochs: int = 0) -> PointResult:
+         val_loss: list[list[float]] | None = None, epochs: int = 0,
+         val_acc: list[list[float]] | None = None) -> PointResult:
     """A point trained under seeds 0, 1, ... whose runs have the given per-epoch test
-    accuracies (one list per seed; ``epochs`` of the config, default the longest); no
-    training."""
+    accuracies (one list per seed; ``epochs`` of the config, default the longest; the
+    validation accuracy, unless given, equal to the test accuracy); no training."""
     runs = []
     for s, acc in enumerate(accs):
         records = [{"epoch": i + 1, "test_acc": a, "test_loss": 1 - a, "seconds": seconds,
-                    "lr": config.lr, "val_loss": (val_loss[s][i] if val_loss else 1 - a)}
+                    "lr": config.lr, "val_loss": (val_loss[s][i] if val_loss else 1 - a),
+                    "val_acc": (val_acc[s][i] if val_acc else a)}
                    for i, a in enumerate(acc)]
         history = {"epochs": records, "iter_loss": list(iter_loss[s]) if iter_loss else []}
         status = statuses[s] if statuses else "completed"

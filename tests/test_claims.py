@@ -1,12 +1,11 @@
-"""The claim rules on hand-made histories: a collapsed seed is left out of the paired
-check and counted in the collapse check; every step of a sweep is its own check; the
-intervals are scipy's; each outcome is reached; each check carries the numbers it
-decided on; the headline quotes the seed only on the seed's dataset."""
+"""The clauses on hand-made histories: each clause's one primary test (a sweep's trend,
+a pair, collapses, a level, a fact), collapsed seeds counted apart, Holm within a claim,
+the claim's word from its clauses, the steps that describe but never vote, selection on
+validation, and the original's single runs against a prediction interval."""
 
 from __future__ import annotations
 
 import json
-import math
 from html import unescape
 
 import numpy as np
@@ -14,15 +13,16 @@ import pytest
 from conftest import fake
 from scipy import stats as sp
 
-from npcnn import claims
+from npcnn import claims, stats
+from npcnn.claims import CLAUSES
 from npcnn.claims.headline import place
-from npcnn.claims.rules import EDGE_CORR, STEADY_DROP, mean_drop
-from npcnn.config import TrainConfig
+from npcnn.claims.metrics import EDGE_CORR, SHAPE_CORR, STEADY_DROP, mean_drop
+from npcnn.config import BEST, TrainConfig
 from npcnn.sweep.tables import MIME, Note
 
 C = TrainConfig()
-PAIRED_KEYS = {"a", "b", "metric", "seeds", "excluded", "diffs", "n", "mean", "ci95",
-               "delta", "seeds_needed"}
+CLAUSE_KEYS = {"text", "test", "n", "estimate", "interval", "delta", "p", "p_holm",
+               "outcome", "seeds_needed", "steps"}
 
 
 def kernel(accs_by_k, statuses=None):
@@ -35,11 +35,44 @@ def flat(values, epochs=6, rise=0.9):
     return [[rise] + [v] * (epochs - 1) for v in values]
 
 
-def by(v, aspect, step=None):
-    return [c for c in v.checks if c.aspect == aspect and (step is None or c.step == step)]
+def clause(v, key):
+    (f,) = [f for f in v.findings if f.clause.key == key]
+    return f
 
 
-def test_a_collapsed_seed_is_left_out_of_the_paired_check_and_counted_apart():
+def test_every_claim_is_split_into_clauses_with_the_originals_words():
+    assert set(CLAUSES) == set(range(1, 9))
+    assert [c.key for c in CLAUSES[1]] == ["higher", "stable"]
+    assert [c.words for c in CLAUSES[6]] == [
+        "the loss curve is noisier with softmax cross-entropy",
+        "yet its accuracy climbs steadily", "and ends higher"]
+    for number, cs in CLAUSES.items():
+        assert len({c.key for c in cs}) == len(cs), number  # keys match across datasets
+        assert all(c.want in (-1, 0, 1) for c in cs)
+
+
+def test_a_sweep_is_decided_by_its_trend_and_its_steps_do_not_vote():
+    # k=5 the highest, k=7 back below it in every seed: the steps disagree (up, then
+    # down), the trend over the whole sweep is up by less than the margin per step.
+    k3 = flat([0.9740, 0.9745, 0.9750])
+    k5 = flat([0.9790, 0.9800, 0.9795])
+    k7 = flat([0.9760, 0.9770, 0.9768])
+    v = claims.verdict(1, kernel([(3, k3), (5, k5), (7, k7)]))
+    higher = clause(v, "higher")
+    # Each seed's least-squares slope against the rank (0, 1, 2): (y2 - y0) / 2 here.
+    slopes = [(0.9760 - 0.9740) / 2, (0.9770 - 0.9745) / 2, (0.9768 - 0.9750) / 2]
+    assert higher.sample.values == pytest.approx(slopes)
+    ci = sp.ttest_1samp(slopes, 0).confidence_interval(0.95)
+    assert higher.result.interval == pytest.approx((ci.low, ci.high), abs=1e-12)
+    assert higher.outcome == stats.NEGLIGIBLE  # about 0.001 per step, inside ±0.002
+    steps = [s for s in higher.sample.steps if s.kind == "paired"]
+    assert [s.step for s in steps] == ["k=3 → 5", "k=5 → 7"]
+    assert [s.status for s in steps] == ["supported", "contradicted"]  # described only
+    assert all(s.to_json()["unadjusted"] for s in higher.sample.steps)
+    assert v.word == "does not hold"
+
+
+def test_a_collapsed_seed_is_left_out_and_counted_apart():
     # Claim 6's shape: the Euclidean loss collapses in seed 0 and trains in seeds 1, 2.
     soft = fake("softmax", C, flat([0.97, 0.971, 0.969], 15), iter_loss=[[0.5, 0.1] * 30] * 3)
     eucl = fake("euclidean", C.replace(loss="euclidean"),
@@ -47,153 +80,117 @@ def test_a_collapsed_seed_is_left_out_of_the_paired_check_and_counted_apart():
                 statuses=["collapsed", "completed", "completed"],
                 iter_loss=[[0.2, 0.19] * 30] * 3)
     v = claims.verdict(6, [soft, eucl])
-    (higher,) = by(v, "ends higher")
-    assert higher.data["seeds"] == [1, 2] and higher.data["excluded"] == [0]
-    assert higher.data["diffs"] == pytest.approx([0.971 - 0.9346, 0.969 - 0.9362])
-    assert higher.status == "supported"  # +0.036, +0.033: no longer swamped by seed 0
-    (collapse,) = [c for c in v.checks if c.kind == "collapse"]
-    assert collapse.data["collapsed_b"] == {"k": 1, "n": 3, "seeds": [0], "ci95": pytest.approx(
-        list(sp.binomtest(1, 3).proportion_ci(method="exact")))}
-    assert collapse.status == "not resolved" and collapse.counts
-    assert v.verdict == "mixed"
-    # The mean curve and the summary leave the collapsed seed out too.
-    assert eucl.summary("final_acc").n == 2
-    assert eucl.summary("final_acc").mean == pytest.approx((0.9346 + 0.9362) / 2)
+    higher = clause(v, "higher")
+    assert higher.sample.seeds == [1, 2] and higher.sample.excluded == [0]
+    assert higher.sample.values == pytest.approx([0.971 - 0.9346, 0.969 - 0.9362])
+    (collapse,) = [s for s in higher.sample.steps if s.kind == "collapse"]
+    assert (collapse.data["only_b"], collapse.data["neither"]) == (1, 2)
+    assert eucl.summary("final_acc").n == 2  # the summary leaves it out too
 
 
-def test_every_step_of_a_sweep_is_its_own_check_and_says_where_it_holds():
-    # k=5 is the highest, k=7 falls back below it in every seed: a non-monotone sweep.
-    k3 = flat([0.9740, 0.9745, 0.9750])
-    k5 = flat([0.9790, 0.9800, 0.9795])
-    k7 = flat([0.9760, 0.9770, 0.9768])
-    v = claims.verdict(1, kernel([(3, k3), (5, k5), (7, k7)]))
-    steps = [c.step for c in by(v, "higher")]
-    assert steps == ["k=3 → 5", "k=5 → 7"]
-    up, down = by(v, "higher")
-    assert up.status == "supported" and down.status == "contradicted"
-    assert v.verdict == "mixed"
-    assert "higher: k=3 → 5 yes, k=5 → 7 the opposite" in v.where
-    # Nothing collapsed anywhere: the collapse checks compare nothing and do not count.
-    assert all(not c.counts for c in v.checks if c.kind == "collapse")
-
-
-def test_each_paired_check_carries_numbers_that_recompute():
-    k3 = flat([0.9740, 0.9752, 0.9737])
-    k5 = flat([0.9706, 0.9781, 0.9744])
-    v = claims.verdict(1, kernel([(3, k3), (5, k5)]))
-    data = v._repr_mimebundle_()[MIME]
+def test_the_report_json_of_a_verdict_follows_the_format_and_p_holm_recomputes():
+    rng = np.random.default_rng(3)
+    pts = [fake(f"C={c}", C.replace(channels=c),
+                [[0.9] + list(0.97 + 0.002 * i + 0.001 * rng.standard_normal(8))
+                 for _ in range(4)], value=c, seconds=1 + c / 4 + 0.01 * i)
+           for i, c in enumerate([4, 8, 16, 32])]
+    data = claims.verdict(2, pts)._repr_mimebundle_()[MIME]
     json.dumps(data, allow_nan=False)  # strict JSON
-    for check in data["checks"]:
-        assert check["kind"] in ("paired", "collapse", "spread", "threshold")
-        assert check["status"] in ("supported", "contradicted", "equivalent", "not resolved")
-        if check["kind"] != "paired":
-            continue
-        assert PAIRED_KEYS <= set(check)
-        d = np.array(check["diffs"])
-        if len(d) >= 2:
-            ci = sp.ttest_1samp(d, 0).confidence_interval(0.95)
-            # 1e-12: the same t interval, computed twice
-            assert check["ci95"] == pytest.approx([ci.low, ci.high], abs=1e-12)
-        if check["status"] == "not resolved":
-            assert isinstance(check["seeds_needed"], int) and check["seeds_needed"] > 3
-        else:
-            assert check["seeds_needed"] is None
-    (higher,) = [c for c in data["checks"] if c["aspect"] == "higher"]
-    assert higher["diffs"] == pytest.approx([0.9706 - 0.9740, 0.9781 - 0.9752,
-                                             0.9744 - 0.9737])
-    assert higher["status"] == "not resolved" and higher["delta"] == 0.002
+    assert {"word", "tests", "clauses", "sentence"} <= set(data)
+    tests = [c for c in data["clauses"] if c["kind"] != "fact"]
+    assert data["tests"] == len(tests) == 4
+    adjusted = stats.holm([c["p"] for c in tests])
+    for c, p_holm in zip(tests, adjusted, strict=True):
+        assert CLAUSE_KEYS <= set(c)
+        assert c["outcome"] in stats.OUTCOMES
+        assert c["p_holm"] == pytest.approx(p_holm)
+        if c["outcome"] in ("supported", "contradicted"):
+            assert c["p_holm"] < 0.05
+            assert c["interval"] is None or c["interval"][1] > c["interval"][0]
+    assert data["word"] == "holds in part"  # higher accuracy supported, not all
+    assert "higher accuracy" in data["supported"]
 
 
-def test_equivalent_and_not_resolved_and_one_seed():
-    same = flat([0.9750, 0.9760, 0.9755, 0.9752])
-    nearly = flat([0.9751, 0.9760, 0.9754, 0.9753])
-    v = claims.verdict(1, kernel([(3, same), (5, nearly)]))
-    (higher,) = by(v, "higher")
-    assert higher.status == "equivalent" and higher.holds is False
-    assert "higher: no different" in v.where
-    one = claims.verdict(1, kernel([(3, same[:1]), (5, nearly[:1])]))
-    assert one.verdict == "not resolved at n=1"
-    (h1,) = by(one, "higher")
-    assert h1.data["seeds_needed"] == 2
+def test_the_claims_word_comes_from_its_clauses():
+    from npcnn.claims.verdict import word
+
+    S, X, N, O = stats.SUPPORTED, stats.CONTRADICTED, stats.NEGLIGIBLE, stats.NOT_RESOLVED
+    assert word([S, S]) == "holds"
+    assert word([S, O]) == word([S, X]) == "holds in part"
+    assert word([X, O]) == word([N, O]) == "does not hold"
+    assert word([O, O]) == "not resolved"
 
 
-def test_collapse_is_the_finding_of_claim5():
-    # init_std 0.01 collapses in seeds 0 and 2 and trains in seed 1, as in the issue.
+def test_collapse_is_paired_by_seed_in_claim5():
+    # init_std 0.01 collapses in 7 of 10 seeds, init_std 1 in none: McNemar 2/2^7.
+    statuses = ["collapsed"] * 7 + ["completed"] * 3
     small = fake("init_std=0.01", C.replace(init_std=0.01),
-                 [[0.1135] * 4, [0.5, 0.9, 0.95, 0.9627], [0.1135] * 4],
-                 statuses=["collapsed", "completed", "collapsed"], value=0.01)
-    mid = fake("init_std=0.1", C.replace(init_std=0.1), [[0.90, 0.96, 0.97, 0.975]] * 3,
+                 [[0.1135] * 4] * 7 + [[0.5, 0.9, 0.95, 0.96]] * 3, statuses=statuses,
+                 value=0.01)
+    mid = fake("init_std=0.1", C.replace(init_std=0.1), [[0.90, 0.96, 0.97, 0.975]] * 10,
                value=0.1)
-    one = fake("init_std=1", C, [[0.93, 0.97, 0.975, 0.976], [0.935, 0.97, 0.975, 0.976],
-                                 [0.94, 0.97, 0.975, 0.976]], value=1.0)
+    one = fake("init_std=1", C, [[0.93 + 0.001 * s, 0.97, 0.975, 0.976] for s in range(10)],
+               value=1.0)
     v = claims.verdict(5, [small, mid, one])
-    starts = by(v, "does not start training (collapses more often)")
-    assert [c.data["collapsed_a"]["k"] for c in starts] == [2, 2]
-    assert all(c.status == "not resolved" and c.data["seeds_needed"] for c in starts)
-    assert "2 of 3 (95% CI 0.09–0.99)" in starts[0].measured
-    (trained,) = by(v, "where it trains, ends lower", "init_std=0.1 → 0.01")
-    assert trained.data["seeds"] == [1] and trained.data["excluded"] == [0, 2]
-    fast = by(v, "converges fast")
-    assert [c.step for c in fast] == ["init_std=0.01 → 1", "init_std=0.1 → 1"]
-    assert fast[1].status == "supported"  # after epoch 1: +0.03, +0.035, +0.04
+    no_start = clause(v, "no start")
+    assert no_start.result.counts == {"both": 0, "only_a": 7, "only_b": 0, "neither": 3}
+    assert no_start.result.p == pytest.approx(2 / 2 ** 7)
+    fast = clause(v, "fast")
+    assert no_start.p_holm == pytest.approx(stats.holm([no_start.result.p,
+                                                        fast.result.p])[0])
+    assert no_start.outcome == "supported"
 
 
-def test_claim7_compares_the_best_cnn_with_the_best_mlp():
+def test_claim7_picks_its_mlp_and_epoch_on_validation():
+    best_cfg = C.replace(**BEST)
     default = fake("CNN k=3 C=4", C, [[0.95, 0.975, 0.980]] * 3, seconds=1.0)
-    best = fake("best", C.replace(channels=16, lr=0.05, init_std=0.1),
-                [[0.975, 0.985, 0.988], [0.976, 0.985, 0.989], [0.977, 0.986, 0.990]],
-                seconds=4.0)
+    best = fake("best", best_cfg, [[0.975, 0.985, 0.988], [0.976, 0.985, 0.989],
+                                   [0.977, 0.986, 0.990]], seconds=4.0,
+                val_acc=[[0.97, 0.99, 0.98]] * 3)
+    # The small MLP has the higher test accuracy, the big one the higher validation
+    # accuracy: claim 7 must take the big one.
     small = fake("MLP 784-100-10", C.replace(model="mlp", hidden=(100,), init_std=0.01),
-                 [[0.95, 0.970, 0.975]] * 3, seconds=0.3)
+                 [[0.96, 0.980, 0.985]] * 3, seconds=0.3, val_acc=[[0.9, 0.95, 0.96]] * 3)
     big = fake("MLP 784-100-50-10", C.replace(model="mlp", init_std=0.01),
-               [[0.96, 0.976, 0.984], [0.96, 0.975, 0.983], [0.96, 0.977, 0.984]],
-               seconds=0.35)
+               [[0.96, 0.976, 0.984], [0.96, 0.975, 0.983], [0.96, 0.977, 0.982]],
+               seconds=0.35, val_acc=[[0.97, 0.98, 0.975]] * 3)
     v = claims.verdict(7, [default, best, small, big])
-    (higher,) = by(v, "the CNN higher")
-    assert (higher.data["a"], higher.data["b"]) == ("best", "MLP 784-100-50-10")
-    assert higher.status == "supported"
-    (similar,) = by(v, "similar best accuracy")
-    assert similar.status == "supported"  # the interval lies within ±0.01
-    (share,) = by(v, "a small share of the parameters")
-    assert "CNN k=3 C=4 2,158 vs MLP 784-100-50-10 84,060 = 2.57%" in share.measured
-    (slower,) = by(v, "each epoch far slower")
-    assert slower.data["h0"] == pytest.approx(math.log(3))
-    assert slower.data["diffs"] == pytest.approx([math.log(4 / 0.35)] * 3)
-    assert slower.status == "supported"
-    (reach,) = by(v, "reaches the converged accuracy within 10 epochs")
-    assert reach.status == "supported"  # epoch 2 at 0.985 >= 0.98
+    higher = clause(v, "higher")
+    assert higher.sample.what.endswith("best − MLP 784-100-50-10, per seed")
+    # The CNN at its best validation epoch (2): 0.985, 0.985, 0.986; the MLP at its (2).
+    assert higher.sample.values == pytest.approx([0.985 - 0.976, 0.985 - 0.975,
+                                                  0.986 - 0.977])
+    params = clause(v, "params")
+    assert params.outcome == "supported" and "2,158" in params.sample.what
+    assert params.result.p is None and v.tests == 4  # a count is not a test
+    fewer = clause(v, "fewer epochs")
+    assert fewer.result.test.startswith("sign-flip")  # an epoch count: exact
+    assert fewer.outcome == "not resolved"  # 3 seeds: the exact test cannot reach 0.05
 
 
-def test_claim8_shows_the_channel_that_decided():
-    # Channel 1 meets the edge rule (edges 0.35 > image 0.2); channel 2 has the largest
-    # edge-minus-image gap but edges below the threshold: the page must show channel 1.
-    stats = [{"seed": 0, "corr_image": [0.9, 0.2, -0.5], "corr_edges": [0.1, 0.35, 0.25]}]
-    v = claims.verdict(8, stats=stats)
-    shapes, edges = v.checks
-    assert edges.status == "supported"
-    assert edges.data["per_seed"] == [{"seed": 0, "meets": True,
-                                       "value": "ch 1 edges r=0.35 vs image r=0.20"}]
-    assert float(edges.data["per_seed"][0]["value"].split("r=")[1].split()[0]) > EDGE_CORR
-    none = claims.verdict(8, stats=[{"seed": 3, "corr_image": [0.9, 0.2],
-                                     "corr_edges": [0.1, 0.25]}])
-    assert none.checks[1].status == "contradicted"
-    assert none.checks[1].data["per_seed"][0]["seed"] == 3
+def test_claim8_scores_each_seeds_maps():
+    maps = [{"seed": s, "corr_image": [0.9 - 0.01 * s, 0.2, -0.5],
+             "corr_edges": [0.1, 0.45 + 0.01 * s, 0.25]} for s in range(4)]
+    v = claims.verdict(8, stats=maps)
+    shapes, edges = clause(v, "shapes"), clause(v, "edges")
+    assert shapes.sample.values == pytest.approx([0.9, 0.89, 0.88, 0.87])
+    assert shapes.clause.h0 == SHAPE_CORR and shapes.outcome == "supported"
+    # Channel 1: min(r_edges - 0.3, r_edges - r_image) = 0.15 + 0.01 s.
+    assert edges.sample.values == pytest.approx([0.45 + 0.01 * s - EDGE_CORR
+                                                 for s in range(4)])
 
 
-def test_claim6_steady_climb_is_a_threshold_on_every_seed():
+def test_claim6_steady_is_a_level_against_the_claims_bound():
     rng = np.random.default_rng(0)
     noisy = [0.1 + 0.05 * rng.random(90) for _ in range(3)]
     calm = [0.05 + 0.001 * rng.random(90) for _ in range(3)]
-    soft = fake("softmax", C, [[0.9, 0.95, 0.96], [0.9, 0.95, 0.961], [0.9, 0.95, 0.962]],
-                iter_loss=noisy)
     eucl = fake("euclidean", C.replace(loss="euclidean"),
                 [[0.9, 0.93, 0.94], [0.9, 0.93, 0.941], [0.9, 0.93, 0.939]], iter_loss=calm)
-    v = claims.verdict(6, [soft, eucl])
-    assert [c.status for c in v.checks if c.counts] == ["supported"] * 3
-    assert v.verdict == "holds"
-    drop = fake("softmax", C, [[0.9, 0.95, 0.95 - 2 * STEADY_DROP]] * 3, iter_loss=noisy)
-    (steady,) = by(claims.verdict(6, [drop, eucl]), "climbs steadily")
-    assert steady.status == "contradicted" and steady.data["k"] == 0
+    drop = fake("softmax", C, [[0.9, 0.95, 0.95 - 2 * STEADY_DROP + 0.001 * s]
+                               for s in range(3)], iter_loss=noisy)
+    steady = clause(claims.verdict(6, [drop, eucl]), "steady")
+    assert steady.clause.h0 == STEADY_DROP and steady.clause.want == -1
+    assert steady.result.estimate > STEADY_DROP  # drops of about 0.01: not steady
 
 
 def test_a_diverged_run_counts_as_chance_and_as_collapsed():
@@ -202,52 +199,52 @@ def test_a_diverged_run_counts_as_chance_and_as_collapsed():
     assert list(r.acc()) == [0.9, 0.5, 0.1, 0.1]
     assert r.final_acc == 0.1 and mean_drop(r) == pytest.approx((0.4 + 0.4 + 0) / 3)
     assert d.collapsed == [0] and d.summary("final_acc").n == 0  # counted apart
-    first = fake("lr=5", C.replace(lr=5.0), [[]], statuses=["diverged"], epochs=3)
-    assert first.runs[0].finished and list(first.runs[0].acc()) == [0.1, 0.1, 0.1]
 
 
-def test_the_headline_pairs_ours_with_the_seeds_number_on_mnist_only():
-    default = fake("default", C, [[0.98, 0.982], [0.98, 0.981], [0.98, 0.983]],
-                   val_loss=[[0.1, 0.2], [0.2, 0.1], [0.1, 0.2]])
-    best = fake("best", C.replace(channels=16), [[0.98, 0.993], [0.98, 0.994], [0.98, 0.995]])
-    v = claims.verdict(0, [default, best], is_headline=True)
-    assert [c.status for c in v.checks] == ["contradicted", "supported"]
-    assert v.checks[0].data["diffs"] == pytest.approx([0.982 - 0.985, 0.981 - 0.985,
-                                                       0.983 - 0.985])
-    d = v.numbers["default"]
+def test_the_headline_reads_the_originals_runs_against_a_prediction_interval():
+    default = fake("default", C, [[0.98, 0.982], [0.98, 0.981], [0.98, 0.983]])
+    best = fake("best", C.replace(**BEST), [[0.98, 0.989], [0.98, 0.990], [0.98, 0.991]])
+    h = claims.verdict(0, [default, best], is_headline=True)
+    d = h.rows["default"]
     assert d["final_acc_mean"] == pytest.approx(0.982) and d["n"] == 3
-    assert d["acc_at_best_val_mean"] == pytest.approx((0.98 + 0.981 + 0.98) / 3)
-    assert d["final_acc_place"] == "above every seed (max 0.9830)"
-    assert place(0.9815, [0.981, 0.982]) == "within our seeds' range (0.9810–0.9820)"
-    fashion = [fake(p.label, p.config.replace(dataset="fashion"),
-                    [[0.8, 0.88]] * 3) for p in (default, best)]
-    vf = claims.verdict(0, fashion, is_headline=True)
-    assert vf.checks == [] and vf.verdict == "no checks"
-    assert "seed_acc" not in vf.numbers["default"] and "MNIST alone" in vf.text
-    assert vf.to_json()["dataset"] == "fashion-mnist"
+    lo, hi = d["final_acc_pi95"]
+    hw = sp.t.ppf(0.975, 2) * 0.001 * np.sqrt(1 + 1 / 3)
+    assert (lo, hi) == pytest.approx((0.982 - hw, 0.982 + hw))
+    # 0.985 lies outside the mean's interval [0.9795, 0.9845] but inside one run's.
+    assert d["final_acc_ci95"][1] < 0.985 < hi and d["final_acc_place"] == "inside"
+    assert place(0.999, [0.981, 0.982, 0.983]) == "above"
+    assert h.rows["best"]["label"] == "best"
+    fashion = [fake(p.label, p.config.replace(dataset="fashion"), [[0.8, 0.88]] * 3)
+               for p in (default, best)]
+    hf = claims.verdict(0, fashion, is_headline=True)
+    assert "original_acc" not in hf.rows["default"]
+    assert hf.to_json()["dataset"] == "fashion-mnist"
 
 
-def test_one_seed_stays_strict_json():
-    v = claims.verdict(0, [fake("default", C, [[0.98, 0.982]]), fake("best", C, [[0.99]])],
-                       is_headline=True)
+def test_one_seed_stays_strict_json_and_is_not_resolved():
+    v = claims.verdict(1, kernel([(3, flat([0.97])), (5, flat([0.975]))]))
     data = v._repr_mimebundle_()[MIME]
-    assert data["numbers"]["default"]["final_acc_sd"] is None  # not NaN: no sd of one value
     json.dumps(data, allow_nan=False)
-    assert v.verdict == "not resolved at n=1"
+    assert v.word == "not resolved"
+    h = claims.verdict(0, [fake("default", C, [[0.98, 0.982]]), fake("b", C, [[0.99]])],
+                       is_headline=True)
+    data = h.to_json()
+    json.dumps(data, allow_nan=False)
+    assert data["numbers"]["default"]["final_acc_sd"] is None  # no sd of one value
 
 
-def test_a_verdict_displays_one_row_per_check():
-    v = claims.verdict(1, kernel([(3, flat([0.97] * 2)), (5, flat([0.975] * 2))]))
+def test_a_verdict_shows_the_picture_first_then_the_table():
+    v = claims.verdict(1, kernel([(3, flat([0.97, 0.971])), (5, flat([0.975, 0.974]))]))
     html = unescape(v._repr_html_())
-    assert f"Verdict on MNIST: {v.verdict}." in html and "paired t interval" in html
-    assert html.count("<tr>") == len(v.checks) + 1  # the header and one row per check
-    for col in ("the claim's words", "points compared", "n (excluded)", "per seed",
-                "95% interval", "δ", "outcome"):
+    assert html.index("<img") < html.index("<table")  # the forest plot above the table
+    assert "data:image/png;base64," in html and "http" not in html
+    assert f"Holm's adjustment over this claim's {v.tests} tests" in html
+    for col in ("clause (the original's words)", "95% interval", "δ", "p (Holm)",
+                "outcome", "seeds for 80% power"):
         assert col in html
 
 
 def test_claim0_is_a_note_and_bad_claims_raise():
     assert isinstance(claims.verdict(0, []), Note)
-    assert "tests none" in claims.verdict(0, [])._repr_html_()
     with pytest.raises(ValueError):
         claims.verdict(9, [])

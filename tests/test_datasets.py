@@ -91,7 +91,7 @@ def test_a_registered_dataset_runs_a_one_epoch_study(inverted, tmp_path, mnist_d
     mnist = base.replace(dataset="mnist", data_dir=str(mnist_dir))
     assert {r["key"] for r in rows}.isdisjoint({mnist.key(), mnist.replace(lr=0.05).key()})
     v = claims.verdict(3, results)
-    assert v.dataset == "inverted" and v.checks
+    assert v.dataset == "inverted" and v.findings
     assert "inverted MNIST" in v._repr_html_()
 
 

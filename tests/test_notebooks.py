@@ -66,7 +66,7 @@ def test_every_config_field_is_a_parameter_with_a_valid_default(name):
     missing = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in ns]
     assert not missing, f"{name}.ipynb's parameters cell lacks {missing}: add them"
     TrainConfig.from_dict({f.name: ns[f.name] for f in dataclasses.fields(TrainConfig)})
-    if name == "sweep":  # the general page starts from the seed's defaults
+    if name == "sweep":  # the general page starts from the original's defaults
         assert TrainConfig.from_dict({f: ns[f] for f in TrainConfig().to_dict()}) == \
             TrainConfig()
 
@@ -161,9 +161,9 @@ def test_seeds_and_each_parameter_type(env, tmp_path):
     assert "typed parameters" in html and "lr=0.02" in html
     (verdict,) = payloads(nb, "verdict")
     assert verdict["claim"] == 4 and verdict["n"] == 2
-    # momentum 0.5 -> 0.9: a collapse check, faster early, worse late; no switched point
-    assert [c["aspect"] for c in verdict["checks"]][:3] == [
-        "collapses no more often", "faster early", "worse late"]
+    # momentum 0.5 -> 0.9: faster early and worse late as trends; no switched point
+    assert [c["key"] for c in verdict["clauses"]] == ["early", "late", "switch"]
+    assert verdict["clauses"][2]["missing"]
     assert images(nb) >= 4  # accuracy, loss, lr, per-iteration loss
 
 
@@ -192,8 +192,8 @@ def test_cnn_vs_mlp_notebook(env, tmp_path):
         "MLP 784-100-50-10"]
     (verdict,) = payloads(nb, "verdict")
     assert verdict["claim"] == 7
-    (share,) = [c for c in verdict["checks"] if c["aspect"] == "a small share of the parameters"]
-    assert "2,158 vs MLP 784-100-50-10 84,060" in share["measured"]
+    (share,) = [c for c in verdict["clauses"] if c["key"] == "params"]
+    assert "2,158 vs MLP 784-100-50-10 84,060" in share["what"]
 
 
 def test_feature_maps_notebook(env, tmp_path):

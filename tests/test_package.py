@@ -34,8 +34,8 @@ def test_the_wheel_ships_the_studies(wheel):
     for nb in ("sweep", "cnn_vs_mlp", "feature_maps", "speed"):
         assert f"npcnn/notebooks/{nb}.ipynb" in names
     assert {f"npcnn/params/{p.name}" for p in (ROOT / "params").glob("*.yaml")} <= names
-    for f in ("SEED.md", "templates/index.html.j2", "templates/bar.html.j2",
-              "templates/datasets.html.j2",
+    for f in ("ORIGINAL.md", "templates/index.html.j2", "templates/bar.html.j2",
+              "templates/datasets.html.j2", "templates/findings.md.j2",
               "templates/report.css", "templates/npcnn_page/index.html.j2",
               "templates/npcnn_page/conf.json"):
         assert f"npcnn/report/{f}" in names

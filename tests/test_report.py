@@ -160,7 +160,7 @@ def test_a_report_renders_offline_pages_and_redoes_only_what_changed(mnist_dir, 
     broken = (out / "momentum.html").read_text()
     assert "unknown parameter(s)" in broken and "This notebook failed" in broken
     index = (out / "index.html").read_text()
-    assert '<a href="lr.html">A tiny sweep</a>' in index and "seed.html" in index
+    assert '<a href="lr.html">A tiny sweep</a>' in index and "original.html" in index
     assert index.count('src="data:image/png;base64,') >= 1  # claim 3's figure
     assert "ConfigError" in index and 'href="logs/lr.log"' in index
     # Offline: nothing in any page is fetched from the network, no script at all.
@@ -234,7 +234,7 @@ def test_another_datasets_report_goes_beside_mnists_and_compares_them(
     page = (fashion / "lr.html").read_text()
     assert "Fashion-MNIST" in page and "<title>A tiny sweep (Fashion-MNIST)</title>" in page
     index = (fashion / "index.html").read_text()
-    assert "on Fashion-MNIST" in index and "≈0.985" not in index  # the seed's: MNIST only
+    assert "on Fashion-MNIST" in index and "0.985" not in index  # the original's: MNIST only
     # MNIST's report is untouched but for the link its index gains to the comparison.
     assert (out / "report.json").read_bytes() == mnist_json
     assert 'href="datasets.html"' in (out / "index.html").read_text()
@@ -244,30 +244,35 @@ def test_another_datasets_report_goes_beside_mnists_and_compares_them(
     assert "<script" not in compared
     table = json.loads((out / "datasets.json").read_text())
     (claim3,) = [c for c in table["claims"] if c["number"] == 3]
-    assert claim3["word"] in ("holds on both", "MNIST only", "Fashion-MNIST only", "neither")
-    assert set(claim3["verdicts"]) == {"mnist", "fashion"} and claim3["rows"]
+    words = claim3["words"]
+    assert set(words) == {"mnist", "fashion"} and claim3["clauses"]
+    assert claim3["over"] == (f"{words['mnist']} on both" if words["mnist"] == words["fashion"]
+                              else f"MNIST: {words['mnist']}; Fashion-MNIST: {words['fashion']}")
+    assert "neither" not in compared
+    findings = (out / "FINDINGS.md").read_text()
+    assert findings == (fashion / "FINDINGS.md").read_text()  # the same findings, both
 
 
-def test_the_comparison_matches_checks_by_statement_and_place_not_by_label():
-    # Claim 7's best MLP can differ by dataset (784-100-50-10 on MNIST, 784-100-10 on
-    # Fashion-MNIST): its checks are still the same checks, side by side in one row.
+def test_the_comparison_matches_clauses_by_key_and_never_says_neither():
+    # Claim 7's best MLP can differ by dataset; its clauses are still the same clauses,
+    # side by side in one row. A claim that holds in part on both says so.
     from npcnn.report.compare import comparison
-    from npcnn.report.index import Record
 
-    def found(mlp: str, status: str) -> tuple:
-        check = {"rule": "the CNN slightly higher", "aspect": "the CNN higher",
-                 "step": f"{mlp} → best CNN", "kind": "paired", "status": status,
-                 "holds": status == "supported", "measured": ""}
-        verdict = {"kind": "verdict", "claim": 7, "verdict": "holds", "where": "",
-                   "checks": [check]}
-        return (None, {}, {"cnn_vs_mlp": Record("cnn_vs_mlp", "CNN vs MLP", 7,
-                                                data=[verdict])})
+    def report(ds: str, outcome: str) -> tuple:
+        clause = {"key": "higher", "text": "the CNN slightly higher", "name": "the CNN "
+                  "higher", "outcome": outcome, "n": 3, "estimate": 0.004,
+                  "interval": [0.001, 0.007], "p_holm": 0.03}
+        other = {**clause, "key": "similar", "text": "similar best accuracy",
+                 "outcome": "not resolved"}
+        verdict = {"kind": "verdict", "claim": 7, "word": "holds in part",
+                   "supported": ["the CNN higher"], "sentence": "", "tests": 2, "n": 3,
+                   "clauses": [clause, other]}
+        return (None, {"dataset": ds, "info": {}, "studies": [
+            {"name": "cnn_vs_mlp", "title": "CNN vs MLP", "claim": 7, "data": [verdict]}]})
 
-    table = comparison({"mnist": found("MLP 784-100-50-10", "supported"),
-                        "fashion": found("MLP 784-100-10", "not resolved")})
+    table = comparison({"mnist": report("mnist", "supported"),
+                        "fashion": report("fashion-mnist", "supported")})
     (claim7,) = [c for c in table["claims"] if c["number"] == 7]
-    (row,) = claim7["rows"]
-    assert row["per"]["mnist"]["status"] == "supported"
-    assert row["per"]["fashion"]["status"] == "not resolved"
-    assert "MNIST: MLP 784-100-50-10" in row["step"] and "Fashion-MNIST: MLP 784-100-10" \
-        in row["step"]
+    assert claim7["over"] == "holds in part on both"
+    assert [k["key"] for k in claim7["clauses"]] == ["higher", "similar"]
+    assert claim7["clauses"][0]["per"]["fashion"]["outcome"] == "supported"

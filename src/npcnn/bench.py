@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         print(format_epoch_table(rows))
         result["epochs"] = rows
     if args.defaults or not args.layers_only:
-        from npcnn.claims.seed import SEED
+        from npcnn.claims.original import ORIGINAL as SEED
 
         print(f"\nthe seed's network needed about {SEED['seconds_per_epoch']:.0f} s per epoch "
               f"({SEED['default_hours']:g} h / 100 epochs, {SEED['machine']}).")

@@ -136,7 +136,7 @@ MNIST = Dataset(
              "https://storage.googleapis.com/cvdf-datasets/mnist/",
              "http://yann.lecun.com/exdb/mnist/"),
     converged_acc=0.98,
-    converged_why="the seed's own milestone (\"above 0.98 in under 5 epochs\")",
+    converged_why="the original's own milestone (\"above 0.98 in under 5 epochs\")",
     env="NPCNN_DATA", notes="handwritten digits 0-9, LeCun, Cortes and Burges",
 )
 

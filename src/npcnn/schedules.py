@@ -55,7 +55,7 @@ class StepLR:
 
 @dataclass(frozen=True)
 class PlateauLR:
-    """The seed's dynamic rule: cut the lr when the validation loss stops moving.
+    """The original's dynamic rule: cut the lr when the validation loss stops moving.
 
     Replay ``val_losses[:epoch-1]`` in order, starting from ``lr = lr0`` and an empty
     list ``recent``. For each loss ``L``:
@@ -90,7 +90,7 @@ class PlateauLR:
         return lr
 
     def describe(self) -> str:
-        return (f"The plateau rule (the seed's): the learning rate starts at {self.lr0:g} "
+        return (f"The plateau rule (the original's): the learning rate starts at {self.lr0:g} "
                 f"and is multiplied by {self.factor:g} when the newest validation loss is "
                 f"within {self.threshold:g} of the mean of the last {self.window} (the "
                 f"newest included); the list then starts afresh, so two cuts are at least "
@@ -101,7 +101,7 @@ class PlateauLR:
 class MomentumSchedule:
     """``momentum(epoch) = momentum`` for ``epoch <= until``, ``late`` after.
 
-    ``until = 0`` never switches (the seed suggests momentum early and none late).
+    ``until = 0`` never switches (the original report suggests momentum early and none late).
     """
 
     momentum: float

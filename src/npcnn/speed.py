@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from npcnn import bench, datasets, environment, store
-from npcnn.claims.seed import DATASET, SEED
+from npcnn.claims.original import DATASET
+from npcnn.claims.original import ORIGINAL as SEED
 from npcnn.data import epoch_words
 from npcnn.safeio import atomic_write
 from npcnn.sweep.tables import Table

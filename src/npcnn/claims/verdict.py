@@ -1,187 +1,263 @@
-"""A claim's verdict from its checks, where it holds, and how a page shows them.
+"""A claim's verdict: each clause's primary test, Holm's adjustment over the claim's
+tests, the four outcomes, the claim's word and its one sentence; shown as a forest plot,
+then the table, then the steps.
 
-Each check has an outcome (supported, contradicted, equivalent, not resolved) and says
-whether that agrees with the claim (``Check.holds``). The verdict, over the checks that
-count:
+The word comes from the clauses:
 
-    holds                 every one agrees with the claim
-    does not hold         none agrees and at least one disagrees
-    not resolved at n=N   none is settled either way
-    mixed                 otherwise
-
-and ``where`` says, statement by statement and step by step, where the claim holds:
-"higher: k=3 → k=5 yes, k=5 → k=7 not resolved; ...".
+    holds            every clause supported
+    holds in part    some supported (the page names which)
+    does not hold    none supported, and one contradicted or negligible
+    not resolved     none settled
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from npcnn import datasets, text
-from npcnn.claims.checks import Check, seed_words
+from npcnn import datasets, stats
+from npcnn.claims.clauses import Clause
+from npcnn.claims.design import seeds_note
+from npcnn.claims.metrics import Margin
+from npcnn.claims.original import TOPICS
+from npcnn.claims.primary import Sample
+from npcnn.claims.steps import seed_words
+from npcnn.plots.forest import forest, rows_of
 from npcnn.safeio import json_safe
-from npcnn.stats import CONTRADICTED, EQUIVALENT, RULE, SUPPORTED
+from npcnn.stats import CONTRADICTED, NEGLIGIBLE, NOT_RESOLVED, SUPPORTED
 from npcnn.sweep.tables import MIME, Table
 
-VERDICT_RULE = ("Verdict: a claim holds when every check that counts agrees with it; does "
-                "not hold when none agrees and one disagrees (contradicted, or equivalent "
-                "where the claim says different); mixed when some agree and others do not "
-                "or are not resolved; not resolved when none is settled. A collapse check in "
-                "which neither point collapsed compares nothing and does not count.")
+HOLDS, IN_PART, FAILS, OPEN = "holds", "holds in part", "does not hold", "not resolved"
+WORDS = (HOLDS, IN_PART, FAILS, OPEN)
+WORD_RULE = ("A claim holds when every clause is supported; holds in part when some are "
+             "(named); does not hold when none is and one is contradicted or negligible; is "
+             "not resolved when no clause is settled. The steps under a clause describe "
+             "where along a sweep an effect shows, each at an unadjusted 95%: they never "
+             "decide.")
 MARKS = {SUPPORTED: "✔ supported", CONTRADICTED: "✘ contradicted",
-         EQUIVALENT: "≈ equivalent", "not resolved": "— not resolved"}
+         NEGLIGIBLE: "≈ negligible", NOT_RESOLVED: "— not resolved"}
+SAYS = {SUPPORTED: "yes", CONTRADICTED: "the opposite", NEGLIGIBLE: "too small to matter",
+        NOT_RESOLVED: "not resolved"}
 
 
-def word(c: Check) -> str:
-    """What a check says of the claim at its step, in one word or three."""
-    if c.holds is True:
-        return "yes"
-    if c.holds is False:
-        return "no different" if c.status == EQUIVALENT else "the opposite"
-    return "not resolved"
+@dataclass
+class Finding:
+    """A clause, what its test saw, and what it found (``p_holm``, ``outcome`` and
+    ``seeds_needed`` set by the verdict, which knows the family)."""
 
+    clause: Clause
+    sample: Sample
+    result: stats.Result
+    margin: Margin
+    p_holm: float | None = None
+    outcome: str = NOT_RESOLVED
+    seeds_needed: int | None = None
 
-def where(checks: list[Check]) -> str:
-    """Statement by statement (aspect), where the claim holds."""
-    aspects: dict[str, list[Check]] = {}
-    for c in checks:
-        if c.counts:
-            aspects.setdefault(c.aspect, []).append(c)
-    parts = []
-    for aspect, cs in aspects.items():
-        words = [word(c) for c in cs]
-        if len(set(words)) == 1:
-            steps = ", ".join(c.step for c in cs if c.step)
-            parts.append(f"{aspect}: {words[0]}" + (f" ({steps})" if steps else ""))
+    @property
+    def is_test(self) -> bool:
+        return self.sample.fact is None
+
+    def settle(self, p_holm: float | None, family: int) -> None:
+        c, r = self.clause, self.result
+        self.p_holm = p_holm
+        if not self.is_test:
+            self.outcome = SUPPORTED if self.sample.fact[1] else CONTRADICTED
+            return
+        self.outcome = stats.outcome(r, c.want, c.h0, self.margin.delta, p_holm)
+        if self.outcome != NOT_RESOLVED or not r.n:
+            return
+        alpha = stats.ALPHA / max(1, family)
+        if r.counts:
+            self.seeds_needed = stats.mcnemar_seeds(r, alpha)
         else:
-            parts.append(f"{aspect}: " + ", ".join(f"{c.step} {w}" for c, w in
-                                                    zip(cs, words, strict=True)))
-    return "; ".join(parts)
+            effect = self.margin.delta or abs(r.estimate - c.h0)
+            self.seeds_needed = stats.seeds_needed(self.sample.values, effect, alpha,
+                                                   exact=r.test != "t")
+
+    def numbers(self) -> str:
+        """``slope +0.0003 per step, 95% CI [-0.0020, +0.0030], n=3``."""
+        r, c = self.result, self.clause
+        if self.sample.missing:
+            return self.sample.missing
+        if not self.is_test:
+            return self.sample.what
+        if r.counts:
+            k = r.counts
+            return (f"collapsed at both {k['both']}, only the first {k['only_a']}, only the "
+                    f"second {k['only_b']}, neither {k['neither']}, n={r.n}")
+        if c.log:
+            ci = ("no interval" if r.interval is None else
+                  f"95% CI {math.exp(r.interval[0]):.1f}–{math.exp(r.interval[1]):.1f}×")
+            return f"ratio {math.exp(r.estimate):.1f}×, {ci}, n={r.n}"
+        f = number_format(self.margin.scale)
+        what, unit = ("slope", " per step") if c.trend else ("mean", "")
+        ci = ("no interval" if r.interval is None else
+              f"95% CI [{r.interval[0]:{f}}, {r.interval[1]:{f}}]")
+        return f"{what} {r.estimate:{f}}{unit}, {ci}, n={r.n}"
+
+    def to_json(self) -> dict:
+        c, r, s = self.clause, self.result, self.sample
+        return json_safe({
+            "key": c.key, "text": c.words, "name": c.short, "log": c.log,
+            "measures": c.metric_words, "what": s.what,
+            "kind": c.kind, "test": r.test, "n": r.n, "estimate": r.estimate,
+            "interval": list(r.interval) if r.interval else None, "delta": self.margin.delta,
+            "delta_why": self.margin.why, "unit": self.margin.scale, "h0": c.h0,
+            "want": c.want, "p": r.p, "p_holm": self.p_holm, "outcome": self.outcome,
+            "seeds_needed": self.seeds_needed, "seeds": s.seeds, "excluded": s.excluded,
+            "values": s.values, "counts": r.counts or None, "missing": s.missing or None,
+            "steps": [x.to_json() for x in s.steps]})
 
 
-def _row(c: Check) -> list[Any]:
-    """The page's row: claim's words | points | n (excluded) | per seed | 95% interval |
-    δ | outcome."""
-    d = c.data
-    needed = d.get("seeds_needed")
-    outcome = MARKS[c.status] + (f" (about {needed} seeds would resolve it)" if needed else "")
-    if needed and c.kind == "paired":
-        outcome = MARKS[c.status] + f" (about {needed} seeds in which both train would " \
-            "resolve it)"
-    if not c.counts:
-        outcome += " (does not count)"
-    if c.kind == "paired":
-        n = str(d.get("n", 0)) + (f" ({seed_words(d['excluded'])} left out)"
-                                   if d.get("excluded") else "")
-        seeds = ", ".join(f"{s}: {x:+.4f}" for s, x in zip(d.get("seeds", []),
-                                                           d.get("diffs", []), strict=True))
-        lo, hi = d.get("ci95", [None, None])
-        ci = "—" if lo is None or lo != lo else f"[{lo:+.4f}, {hi:+.4f}]"
-        if d.get("h0"):
-            ci += f" vs {d['h0']:+.3f}"
-        delta = f"{d.get('delta', 0):g} ({d.get('delta_why', '')})"
-        return [c.rule, c.step, n, seeds or "—", ci, delta, outcome]
-    if c.kind == "collapse":
-        a, b = d.get("collapsed_a", {}), d.get("collapsed_b", {})
-        per = (f"{d.get('a')}: {a.get('k')} of {a.get('n')}, {d.get('b')}: {b.get('k')} of "
-               f"{b.get('n')}")
-        ci = (f"{a.get('ci95', [0, 1])[0]:.2f}–{a.get('ci95', [0, 1])[1]:.2f} vs "
-              f"{b.get('ci95', [0, 1])[0]:.2f}–{b.get('ci95', [0, 1])[1]:.2f}; Fisher p = "
-              f"{d.get('p', 1):.2g}") if a else "—"
-        return [c.rule, c.step, f"{a.get('n', 0)}, {b.get('n', 0)}", per, ci, "—", outcome]
-    if c.kind == "spread":
-        lo, hi = d.get("ci95", [None, None])
-        ci = "—" if lo is None or lo != lo else f"variance ratio {d['ratio']:.3g}, " \
-            f"[{lo:.3g}, {hi:.3g}]"
-        per = c.measured.split(": ", 1)[-1]
-        return [c.rule, c.step, f"{len(d.get('values_a', []))}, "
-                f"{len(d.get('values_b', []))}", per, ci,
-                f"ratio within 1/{d.get('band', 4):g}–{d.get('band', 4):g}", outcome]
-    per = ", ".join(f"{s['seed']}: {s['value']}" for s in d.get("per_seed", [])) or \
-        c.measured
-    lo, hi = d.get("ci95", [None, None])
-    if lo is None or lo != lo:
-        ci = "—"
-    elif d.get("k") is None:  # a bound on another check's interval
-        ci = f"[{lo:+.4f}, {hi:+.4f}]"
-    else:
-        ci = f"share meeting it {lo:.2f}–{hi:.2f}"
-    return [c.rule, c.step or "—", str(d.get("n", "—")), per, ci,
-            text.cell(d.get("threshold")), outcome]
+def judge(clauses: Sequence[Clause], data: Sequence[Any], dataset: str) -> list[Finding]:
+    """Each clause's test on ``data``, then Holm over the claim's tests."""
+    found = []
+    for c in clauses:
+        s = c.sample(data)
+        found.append(Finding(c, s, c.test(s, dataset), c.margin(dataset)))
+    tests = [f for f in found if f.is_test]
+    for f, p in zip(tests, stats.holm([f.result.p for f in tests]), strict=True):
+        f.settle(p, len(tests))
+    for f in found:
+        if not f.is_test:
+            f.settle(None, len(tests))
+    return found
+
+
+def word(outcomes: Sequence[str]) -> str:
+    if not outcomes:
+        return OPEN
+    if all(o == SUPPORTED for o in outcomes):
+        return HOLDS
+    if SUPPORTED in outcomes:
+        return IN_PART
+    if CONTRADICTED in outcomes or NEGLIGIBLE in outcomes:
+        return FAILS
+    return OPEN
 
 
 @dataclass
 class Verdict:
-    """A claim's checks and the verdict they give; displays as HTML in a notebook and
-    carries its numbers (MIME ``application/vnd.npcnn+json``) for the report's index."""
+    """A claim's findings on one dataset; displays as HTML in a notebook (the forest plot,
+    the table, the steps) and carries its numbers (MIME ``application/vnd.npcnn+json``)
+    for the report's index."""
 
-    claim: int | str  # 1..8, or "headline"
+    claim: int
     text: str
-    checks: list[Check]
+    findings: list[Finding]
     n: int = 1  # seeds per point
     dataset: str = datasets.DEFAULT
-    note: str = ""
-    numbers: dict | None = None  # extra JSON-ready numbers for the report's index
+    notes: list[str] = field(default_factory=list)
 
     @property
-    def counted(self) -> list[Check]:
-        return [c for c in self.checks if c.counts]
+    def tests(self) -> int:
+        """The size of the claim's Holm family."""
+        return sum(f.is_test for f in self.findings)
 
     @property
-    def verdict(self) -> str:
-        if not self.checks:
-            return "no checks"
-        holds = [c.holds for c in self.counted]
-        if holds and all(h is True for h in holds):
-            return "holds"
-        if True in holds:
-            return "mixed"
-        if False in holds:
-            return "does not hold"
-        return f"not resolved at n={self.n}"
+    def word(self) -> str:
+        return word([f.outcome for f in self.findings])
 
     @property
-    def where(self) -> str:
-        return where(self.checks)
+    def supported(self) -> list[str]:
+        return [f.clause.short for f in self.findings if f.outcome == SUPPORTED]
+
+    @property
+    def sentence(self) -> str:
+        """The finding in plain words, one clause after another."""
+        parts = []
+        for f in self.findings:
+            says = "no: beyond the margin" if (f.clause.want == 0 and
+                                               f.outcome == CONTRADICTED) else SAYS[f.outcome]
+            part = f"{f.clause.short}: {says} ({f.numbers()}"
+            if f.seeds_needed:
+                part += f"; {f.seeds_needed} seeds would give 80% power"
+            parts.append(part + ")")
+        return f"{TOPICS.get(self.claim, '')}: " + "; ".join(parts) + "."
+
+    def table(self) -> Table:
+        cols = ["clause (the original's words)", "measured", "test", "n (excluded)",
+                "estimate", "95% interval", "δ", "p", "p (Holm)", "outcome",
+                "seeds for 80% power"]
+        rows = []
+        for f in self.findings:
+            r, s = f.result, f.sample
+            n = str(r.n) + (f" ({seed_words(s.excluded)} left out: collapsed)"
+                            if s.excluded else "")
+            fmt = number_format(f.margin.scale)
+            ci = "—" if r.interval is None else f"[{r.interval[0]:{fmt}}, {r.interval[1]:{fmt}}]"
+            if f.clause.h0:
+                ci += f" vs {f.clause.h0:{fmt}}"
+            rows.append([f.clause.words, s.missing or s.what, r.test, n,
+                         "—" if math.isnan(r.estimate) else f"{r.estimate:{fmt}}", ci,
+                         f"{f.margin.delta:g} ({f.margin.why})" if f.margin.delta
+                         else f.margin.why, _p(r.p), _p(f.p_holm), MARKS[f.outcome],
+                         f.seeds_needed or "—"])
+        return Table(cols, rows)
 
     def _repr_html_(self) -> str:
-        cols = ["the claim's words", "points compared", "n (excluded)",
-                "per seed", "95% interval", "δ", "outcome"]
-        table = (Table(cols, [_row(c) for c in self.checks])._repr_html_() if self.checks
-                 else "<p>Nothing of the seed's to check here: its numbers are MNIST's. The "
-                      "summary table above has ours.</p>")
-        title = (f"Seed's claim {self.claim}" if self.claim != "headline"
-                 else "The seed's headline numbers")
-        on = datasets.get(self.dataset).title
-        note = f"<p>{escape(self.note)}</p>" if self.note else ""
-        detail = "".join(f"<li><b>{escape(c.rule)}</b> ({escape(c.step or c.kind)}): "
-                         f"{escape(c.measured)}</li>" for c in self.checks)
-        return (f'<div class="verdict"><p><b>{title}</b> (tested on {escape(on)}): '
-                f"“{escape(self.text)}”</p>{table}{note}"
-                f"<p><b>Verdict on {escape(on)}: {escape(self.verdict)}.</b> "
-                f"{escape(self.where)}</p><details><summary>The numbers of every check"
-                f"</summary><ul>{detail}</ul></details><p><small>{escape(VERDICT_RULE)} "
-                f"{escape(RULE)}</small></p></div>")
+        on = escape(datasets.get(self.dataset).title)
+        png = forest(rows_of(self.to_json()), f"Claim {self.claim} on {on}").b64()
+        part = f" ({', '.join(self.supported)})" if self.word == IN_PART else ""
+        steps = "".join(
+            f"<h4>{escape(f.clause.words)}</h4>" + _steps_table(f)._repr_html_()
+            for f in self.findings if f.sample.steps)
+        notes = "".join(f"<p><small>{escape(x)}</small></p>" for x in self.notes)
+        return (f'<div class="verdict"><p><b>The original report\'s claim {self.claim}</b> '
+                f"(tested on {on}): “{escape(self.text)}”</p>"
+                f"<p><b>On {on}: {escape(self.word)}{escape(part)}.</b> "
+                f"{escape(self.sentence)}</p>"
+                f'<img alt="forest plot of claim {self.claim}" '
+                f'src="data:image/png;base64,{png}">'
+                f"{self.table()._repr_html_()}"
+                f"<p><small>Holm's adjustment over this claim's {self.tests} tests. "
+                f"{escape(stats.RULE)} {escape(WORD_RULE)} {escape(stats.SEEDS_RULE)}"
+                f"</small></p>{notes}"
+                f"<details><summary>Steps under each clause (descriptive, unadjusted)"
+                f"</summary>{steps}</details></div>")
 
     def __repr__(self) -> str:
-        mark = {True: "ok", False: "no", None: "--"}
         lines = [f"claim {self.claim} on {self.dataset}: {self.text}"]
-        lines += [f"  [{mark[c.holds]}] {c.rule} ({c.step}): {c.status}: {c.measured}"
-                  for c in self.checks]
-        return "\n".join([*lines, f"verdict: {self.verdict}: {self.where}"])
+        lines += [f"  [{f.outcome}] {f.clause.words}: {f.numbers()}; p={_p(f.result.p)}, "
+                  f"p_holm={_p(f.p_holm)}" for f in self.findings]
+        return "\n".join([*lines, f"{self.word}: {self.sentence}"])
 
     def to_json(self) -> dict:
         return json_safe({"kind": "verdict", "claim": self.claim, "text": self.text,
-                          "dataset": datasets.get(self.dataset).id,
-                          "verdict": self.verdict, "where": self.where, "n": self.n,
-                          "numbers": self.numbers or {},
-                          "checks": [c.to_json() for c in self.checks]})
+                          "topic": TOPICS.get(self.claim, ""),
+                          "dataset": datasets.get(self.dataset).id, "word": self.word,
+                          "supported": self.supported, "sentence": self.sentence,
+                          "tests": self.tests, "n": self.n, "notes": self.notes,
+                          "clauses": [f.to_json() for f in self.findings]})
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
         return {"text/html": self._repr_html_(), "text/plain": repr(self),
                 MIME: self.to_json()}
 
 
-__all__ = ["VERDICT_RULE", "MARKS", "Verdict", "word", "where"]
+def number_format(scale: float) -> str:
+    """A format showing a tenth of ``scale``: ``+.4f`` for 0.002, ``+.3f`` for 0.095."""
+    return f"+.{max(0, 1 - math.floor(math.log10(scale)))}f" if scale > 0 else "+.4g"
+
+
+def _p(p: float | None) -> str:
+    return "—" if p is None else f"{p:.2g}"
+
+
+def _steps_table(f: Finding) -> Table:
+    rows = [[c.rule, c.step, c.kind, c.measured, MARKS.get(c.status, c.status)
+             + ("" if c.counts else " (nothing to compare)")] for c in f.sample.steps]
+    return Table(["step", "points", "kind", "measured", "unadjusted outcome"], rows)
+
+
+def verdict(claim: int, clauses: Sequence[Clause], data: Sequence[Any], text: str, n: int,
+            dataset: str) -> Verdict:
+    return Verdict(claim, text, judge(clauses, data, dataset), n, dataset,
+                   [seeds_note(n, dataset)])
+
+
+__all__ = ["HOLDS", "IN_PART", "FAILS", "OPEN", "WORDS", "WORD_RULE", "MARKS", "Finding",
+           "Verdict", "judge", "word", "number_format", "verdict"]

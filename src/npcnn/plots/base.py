@@ -3,6 +3,7 @@ canvas, so it needs no GUI backend and never shows twice), the figure factory, a
 
 from __future__ import annotations
 
+import base64
 import io
 from typing import Any
 
@@ -27,6 +28,10 @@ class Plot:
         buf = io.BytesIO()
         self.fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
         return buf.getvalue()
+
+    def b64(self, dpi: int = DPI) -> str:
+        """The PNG as base64, for an inline ``<img>`` in a page."""
+        return base64.b64encode(self.png(dpi)).decode()
 
     def _repr_png_(self) -> bytes:
         return self.png()

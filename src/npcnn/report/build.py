@@ -8,8 +8,9 @@
 5. Execute the notebooks whose page may have changed (``npcnn.report.execute``: same
    notebook, parameters, code and run histories = same page, not executed again), the
    pages that took longest last time first.
-6. Render every page, a small figure per study, the seed's digest, ``report.json`` and the
-   index; then the comparison of the datasets whose reports exist (``compare``).
+6. Render every page, a small figure per study, the original report's digest,
+   ``report.json`` and the index; then the comparison of the datasets whose reports
+   exist and ``FINDINGS.md`` (``compare``).
 
 MNIST's report goes to ``reports/``, another dataset's to ``reports/<dataset>/``, a
 preview (``--quick``) to the ``quick/`` below either; a report of some studies
@@ -183,7 +184,7 @@ def _run_page(s: Study, out: Path, code: str, records: dict, alone: bool = False
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
-        prog="npcnn report", description="Run every study of the seed's report on one "
+        prog="npcnn report", description="Run every study of the original report on one "
         "dataset and render it as HTML pages with an index (reports/index.html for MNIST, "
         "reports/<dataset>/index.html for another), and the datasets side by side "
         "(reports/datasets.html) once two reports exist. Only what changed is trained or "

@@ -1,5 +1,6 @@
 """Rendering the report's pages: each executed notebook to a standalone HTML page, a
-small figure per study, and the seed's digest (the index is ``npcnn.report.index``).
+small figure per study, and the original report's digest (the index is
+``npcnn.report.index``).
 
 Pages work offline: nbconvert's JupyterLab template without any script (no require.js,
 MathJax or Mermaid from a CDN), CSS and images inline. The bar on every page and the
@@ -19,7 +20,8 @@ from npcnn.safeio import atomic_write
 from npcnn.sweep.tables import MIME
 
 TEMPLATES = Path(__file__).parent / "templates"
-DIGEST = Path(__file__).parent / "SEED.md"
+DIGEST = Path(__file__).parent / "ORIGINAL.md"
+DIGEST_PAGE = "original.html"
 
 
 def jinja() -> Any:
@@ -27,6 +29,15 @@ def jinja() -> Any:
 
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                               trim_blocks=True, lstrip_blocks=True)
+
+
+def jinja_text() -> Any:
+    """The same templates for plain text (``FINDINGS.md``): no HTML escaping."""
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
+                              trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
 
 
 def css() -> Any:
@@ -90,13 +101,13 @@ def page(study: Study, out: Path, status: str, error: str, prev: Study | None,
 
 
 def digest_page(out: Path) -> None:
-    """``out/seed.html``: the seed report's digest that the index cites."""
+    """``out/original.html``: the original report's digest that the index cites."""
     from markupsafe import Markup
     from nbconvert.filters import markdown2html_mistune
 
     body = Markup(markdown2html_mistune(DIGEST.read_text()))
-    write(out / "seed.html", jinja().get_template("doc.html.j2").render(
-        title="The seed report, digested", css=css(), body=body))
+    write(out / DIGEST_PAGE, jinja().get_template("doc.html.j2").render(
+        title="The original report, digested", css=css(), body=body))
 
 
 def figure(out: Path, study: Study, results: Sequence[Any]) -> None:
@@ -113,5 +124,5 @@ def figure_b64(out: Path, name: str) -> str:
     return base64.b64encode(path.read_bytes()).decode() if path.exists() else ""
 
 
-__all__ = ["TEMPLATES", "jinja", "css", "write", "payloads", "page", "digest_page", "figure",
-           "figure_b64"]
+__all__ = ["TEMPLATES", "DIGEST_PAGE", "jinja", "jinja_text", "css", "write", "payloads",
+           "page", "digest_page", "figure", "figure_b64"]

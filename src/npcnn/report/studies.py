@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from npcnn import paths
-from npcnn.config import ConfigError, TrainConfig, field_names
+from npcnn.config import ConfigError, TrainConfig, field_names, with_preset
 from npcnn.sweep.plan import Point, Run, plan, runs, seed_list
 
 # A preview: small settings, the same notebooks and code paths.
@@ -127,12 +127,13 @@ def seeds_of(study: Study, seeds: int = 0, quick: bool = False) -> list[int]:
 def params_of(study: Study, quick: bool = False, seeds: int = 0, runs_dir: Path | None = None,
               jobs: int = 0, scheduler: str = "", dataset: str = "") -> dict:
     """The parameters the notebook of ``study`` gets: every ``TrainConfig`` field (the
-    YAML's over the defaults, on ``dataset``), the study's options, quick overrides, the
-    seeds, the run store, the worker count and the Dask scheduler."""
+    YAML's over its preset's over the defaults, on ``dataset``), the study's options,
+    quick overrides, the seeds, the run store, the worker count and the Dask scheduler."""
     p: dict[str, Any] = dict(study.yaml)
     if study.trains:
         known = set(field_names())
-        given = {k: v for k, v in p.items() if k in known}
+        given = with_preset({k: v for k, v in p.items() if k in known},
+                            str(p.get("preset", "")))
         if dataset:
             given["dataset"] = dataset
         p.update(TrainConfig.from_dict(given).to_dict())

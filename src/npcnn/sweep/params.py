@@ -13,7 +13,7 @@ import ast
 import types
 from typing import Any
 
-from npcnn.config import ConfigError, TrainConfig, field_names
+from npcnn.config import PRESETS, ConfigError, TrainConfig, field_names, with_preset
 from npcnn.data import recognise
 
 # Names IPython puts into a notebook's namespace; they are never parameters.
@@ -37,7 +37,8 @@ def read_params(ns: dict[str, Any]) -> tuple[TrainConfig, types.SimpleNamespace]
     (config, options)
         ``TrainConfig`` of the names that are config fields (validated by it; on the
         dataset its ``data_dir`` holds when ``dataset`` was not given,
-        ``npcnn.data.recognise``), and a namespace of the other declared parameters, each
+        ``npcnn.data.recognise``; a declared ``preset``, e.g. "best", sets its fields
+        unless a parameter does), and a namespace of the other declared parameters, each
         checked against its annotation.
 
     Raises
@@ -57,8 +58,12 @@ def read_params(ns: dict[str, Any]) -> tuple[TrainConfig, types.SimpleNamespace]
             f"{', '.join(sorted(k for k in declared if k not in fields))}"
         )
     given = set(given_names(ns))
-    config = recognise(TrainConfig.from_dict({k: ns[k] for k in fields if k in ns}),
-                       stated="dataset" in given)
+    values = {k: ns[k] for k in fields if k in ns}
+    preset = ns.get("preset", "") if "preset" in declared else ""
+    if preset:  # the preset's fields, except those a parameter sets
+        values = with_preset({k: v for k, v in values.items()
+                              if k in given or k not in PRESETS.get(preset, {})}, preset)
+    config = recognise(TrainConfig.from_dict(values), stated="dataset" in given)
     options = {name: check_type(name, ns[name], kind) for name, kind in declared.items()
                if name not in fields}
     return config, types.SimpleNamespace(**options)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from npcnn import datasets, text
-from npcnn.config import ConfigError, TrainConfig, field_names
+from npcnn.config import PRESETS, ConfigError, TrainConfig, field_names, with_preset
 from npcnn.data import VAL_SIZE, train_images
 from npcnn.models import geometry, network_name
 
@@ -22,6 +22,13 @@ class Point:
     label: str
     config: TrainConfig
     value: Any = None
+
+
+def preset_label(preset: str, config: TrainConfig) -> str:
+    """``best: CNN k=3 C=16, lr 0.05, init_std 0.1``: a preset's point in legends."""
+    rest = [f"{k} {text.value(getattr(config, k))}" for k in PRESETS[preset]
+            if k not in ("channels", "kernel_size")]
+    return f"{preset}: " + ", ".join([network_name(config), *rest])
 
 
 def plan(config: TrainConfig, sweep: str = "", values: Sequence[Any] = (),
@@ -37,7 +44,8 @@ def plan(config: TrainConfig, sweep: str = "", values: Sequence[Any] = (),
         base configuration alone.
     extra
         Further points as overrides of the base, e.g. ``{"schedule": "constant"}``; an
-        optional ``"label"`` key names the point in legends.
+        optional ``"label"`` key names the point in legends, an optional ``"preset"``
+        (``npcnn.config.PRESETS``, e.g. ``{"preset": "best"}``) starts from a preset.
 
     Raises
     ------
@@ -61,10 +69,14 @@ def plan(config: TrainConfig, sweep: str = "", values: Sequence[Any] = (),
         if not isinstance(overrides, dict):
             raise ConfigError(f"extra[{i}] must be a mapping of field: value, "
                               f"got {overrides!r}")
-        changes = {k: v for k, v in overrides.items() if k != "label"}
-        label = overrides.get("label") or ", ".join(f"{k}={text.value(v)}"
-                                                    for k, v in changes.items())
-        points.append(Point(str(label), config.replace(**changes)))
+        preset = str(overrides.get("preset", ""))
+        changes = with_preset({k: v for k, v in overrides.items()
+                               if k not in ("label", "preset")}, preset)
+        point = config.replace(**changes)
+        label = overrides.get("label") or (
+            preset_label(preset, point) if preset
+            else ", ".join(f"{k}={text.value(v)}" for k, v in changes.items()))
+        points.append(Point(str(label), point))
     return points
 
 
@@ -157,5 +169,5 @@ def longest_first(configs: Sequence[TrainConfig]) -> list[TrainConfig]:
     return sorted(configs, key=estimate_seconds, reverse=True)
 
 
-__all__ = ["Point", "Run", "plan", "seed_list", "runs", "labels", "estimate_seconds",
-           "longest_first"]
+__all__ = ["Point", "Run", "preset_label", "plan", "seed_list", "runs", "labels",
+           "estimate_seconds", "longest_first"]

@@ -213,7 +213,7 @@ def header(title: str, config: TrainConfig, points: Sequence[Point] = (),
     parts.append(f"<p><b>Dataset:</b> {escape(ds.title)} ({escape(ds.notes)}; "
                  f"{ds.n_train:,} training and {ds.n_test:,} test images).</p>")
     if claim:
-        parts.append(f"<p><b>The seed's claim:</b> “{escape(claim)}”</p>")
+        parts.append(f"<p><b>The original report's claim:</b> “{escape(claim)}”</p>")
     parts.append(f"<p><b>Base configuration</b> (<code>TrainConfig</code>): <small>"
                  f"{escape(same)}</small></p>")
     if items:
