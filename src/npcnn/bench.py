@@ -40,7 +40,7 @@ from npcnn.threads import BLAS_VARS
 
 # -- the PyTorch twin -----------------------------------------------------------------
 def torch_twin(model):
-    """PyTorch's copy of an npcnn ``Sequential`` (or ``DataParallel``): the same layers in
+    """PyTorch's copy of an npcnn ``Sequential`` (or ``BatchSplit``): the same layers in
     the same order with the same weights, as ``torch.nn.Sequential``.
 
     Raises

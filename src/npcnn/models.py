@@ -20,7 +20,7 @@ import numpy as np
 
 from npcnn import datasets
 
-from .layers import AvgPool2D, Conv2D, ConvReLUPool, Flatten, Layer, Linear, Planes, ReLU
+from .layers import AvgPool2D, Conv2D, ConvReLUPool, Flatten, GridBatch, Layer, Linear, ReLU
 
 # Multiply-accumulates per image (forward) from which a batch of 100 is split in two.
 # The split is fixed per network, so it costs single-thread runs (the report's workers)
@@ -44,7 +44,7 @@ class Sequential:
     """Layers applied in order.
 
     ``forward(x)``: x (N, C, H, W) -> scores (N, K). The activations travel channel-major,
-    (C, N, H, W), between spatial layers, as ``Planes`` on a convolution's grid where
+    (C, N, H, W), between spatial layers, as a ``GridBatch`` on a convolution's grid where
     both sides use one (see ``npcnn.layers``); Flatten turns them back to (N, D). A
     first Conv2D -> ReLU -> 2x2 AvgPool2D runs as one fused step (``ConvReLUPool``).
     ``backward(dscores)`` fills ``grads``; it stops at the first layer with weights,
@@ -85,14 +85,14 @@ class Sequential:
         x = np.asarray(x, dtype=self.dtype)
         h = np.ascontiguousarray(x.transpose(1, 0, 2, 3))  # (C, N, H, W); free when C = 1
         for step in self._steps:
-            h = step.fwd(h, train)
-        return h.dense() if isinstance(h, Planes) else np.array(h, copy=True)
+            h = step.forward_cm(h, train)
+        return h.array() if isinstance(h, GridBatch) else np.array(h, copy=True)
 
     def backward(self, dscores: np.ndarray) -> None:
         """dscores: (N, K) -> fills ``grads`` (the layers' views into it)."""
         d = np.ascontiguousarray(dscores, dtype=self.dtype)
         for step in self._back:
-            d = step.bwd(d)
+            d = step.backward_cm(d)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x, train=False)
@@ -165,7 +165,7 @@ def _steps(layers: list[Layer]) -> list[Layer]:
     return steps
 
 
-class DataParallel:
+class BatchSplit:
     """Splits every batch into ``chunks`` parts, each computed by its own replica, on
     ``threads`` Python threads (1: the parts one after another on the calling thread).
 
@@ -228,13 +228,13 @@ class DataParallel:
         self.model.load_state_dict(state)
 
     def __repr__(self) -> str:
-        return f"DataParallel({self.model!r}, chunks={len(self.replicas)}, threads={self.threads})"
+        return f"BatchSplit({self.model!r}, chunks={len(self.replicas)}, threads={self.threads})"
 
 
-def seed_cnn(kernel_size: int = 3, channels: int = 4, init_std: float = 1.0,
-             linear_init_std: float = 0.1, seed: int = 0,
-             in_shape: tuple[int, int, int] = datasets.MNIST.image_shape,
-             classes: int = datasets.MNIST.n_classes, dtype=np.float32) -> Sequential:
+def cnn(kernel_size: int = 3, channels: int = 4, init_std: float = 1.0,
+        linear_init_std: float = 0.1, seed: int = 0,
+        in_shape: tuple[int, int, int] = datasets.MNIST.image_shape,
+        classes: int = datasets.MNIST.n_classes, dtype=np.float32) -> Sequential:
     """The seed's network for images of ``in_shape`` (C0, H, W) and ``classes`` classes::
 
         Conv(C0->C, k, pad k//2) -> ReLU -> AvgPool(2) -> Conv(C->C, k, pad k//2) -> ReLU
@@ -284,9 +284,9 @@ def build_network(config) -> Sequential:
     initialised from ``config.seed``."""
     ds = datasets.get(config.dataset)
     if config.model == "cnn":
-        return seed_cnn(config.kernel_size, config.channels, config.init_std,
-                        config.linear_init_std, seed=config.seed, in_shape=ds.image_shape,
-                        classes=ds.n_classes)
+        return cnn(config.kernel_size, config.channels, config.init_std,
+                   config.linear_init_std, seed=config.seed, in_shape=ds.image_shape,
+                   classes=ds.n_classes)
     return mlp(tuple(config.hidden), init_std=config.init_std, seed=config.seed,
                in_features=int(np.prod(ds.image_shape)), classes=ds.n_classes)
 
@@ -321,19 +321,19 @@ def batch_chunks(config) -> int:
     return 2 if macs_per_image(config) >= SPLIT_MIN_MACS else 1
 
 
-def build_model(config, threads: int = 1) -> Sequential | DataParallel:
-    """``build_network(config)``, wrapped in ``DataParallel`` when its network splits
+def build_model(config, threads: int = 1) -> Sequential | BatchSplit:
+    """``build_network(config)``, wrapped in ``BatchSplit`` when its network splits
     batches (``batch_chunks``), run on ``threads`` threads (the trainer passes
     ``npcnn.threads.resolve(config)``)."""
     model = build_network(config)
     chunks = batch_chunks(config)
-    return DataParallel(model, chunks, threads) if chunks > 1 else model
+    return BatchSplit(model, chunks, threads) if chunks > 1 else model
 
 
-def count_params(model: Sequential | DataParallel) -> int:
+def count_params(model: Sequential | BatchSplit) -> int:
     return int(model.params.size)
 
 
-__all__ = ["Sequential", "DataParallel", "LayerShape", "SPLIT_MIN_MACS", "seed_cnn", "mlp",
+__all__ = ["Sequential", "BatchSplit", "LayerShape", "SPLIT_MIN_MACS", "cnn", "mlp",
            "build_network", "build_model", "geometry", "macs_per_image", "network_name",
            "batch_chunks", "count_params"]

@@ -5,7 +5,7 @@ Each worker process starts with one BLAS thread (``npcnn.threads.WORKER_ENV``), 
 left to start than cores are free, a run gets the idle cores as batch-split threads
 (``TrainConfig.threads``, capped by what its network can use): the last runs of a sweep
 do not leave a core idle. The split does not change a run's numbers
-(``npcnn.models.DataParallel``).
+(``npcnn.models.BatchSplit``).
 """
 
 from __future__ import annotations
