@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import random_conv_cases
 
 from npcnn import reference as ref
 from npcnn.gradcheck import numerical_gradient, rel_error
@@ -39,23 +40,7 @@ def _conv(rng, C, F, k, s=1, p=0, dtype=np.float64):
     return conv
 
 
-def _random_conv_cases(n=24, seed=1):
-    """Random shapes: strides 1-2, paddings 0-2, kernels 1-7, non-square inputs."""
-    rng = np.random.default_rng(seed)
-    cases = []
-    while len(cases) < n:
-        k = int(rng.integers(1, 8))
-        s = int(rng.integers(1, 3))
-        p = int(rng.integers(0, 3))
-        H, W = int(rng.integers(k, k + 7)), int(rng.integers(k, k + 7))
-        if H + 2 * p < k or W + 2 * p < k:
-            continue
-        cases.append((int(rng.integers(1, 4)), int(rng.integers(1, 4)),
-                      int(rng.integers(1, 5)), H, W, k, s, p))
-    return cases
-
-
-@pytest.mark.parametrize("N,C,F,H,W,k,s,p", _random_conv_cases())
+@pytest.mark.parametrize("N,C,F,H,W,k,s,p", random_conv_cases())
 def test_conv_matches_loop_reference(N, C, F, H, W, k, s, p):
     rng = np.random.default_rng(N * 1000 + H * 10 + W)
     conv = _conv(rng, C, F, k, s, p)

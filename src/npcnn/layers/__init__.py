@@ -8,6 +8,12 @@ Layers with weights keep ``params`` and ``grads`` dicts with equal keys and shap
 
     H' = 1 + (H + 2*padding - k) // stride        (W' likewise)
 
+Three tiers of the convolution, to read in this order: ``npcnn.reference`` (loops over
+every output pixel: the definition), ``ReadableConv2D`` (``layers/readable.py``: im2col
+by strides, one matmul, col2im, forward and backward side by side in about 40 lines), and
+``Conv2D``/``ConvReLUPool`` (the fast path below: the same idea on grids and blocks with
+reused buffers). The tests hold each against the one before it.
+
 Fast path. Inside a model (``npcnn.models.Sequential``) activations travel channel-major,
 ``(C, N, H, W)``, between the internal ``forward_cm(x, train)``/``backward_cm(dout)``
 methods: then every convolution is ONE 2-D matmul ``(F, C*k*k + 1) @ (C*k*k + 1,
@@ -39,6 +45,7 @@ from npcnn.layers.fused import ConvReLUPool
 from npcnn.layers.linear import Flatten, Linear
 from npcnn.layers.pointwise import ReLU, Sigmoid
 from npcnn.layers.pool import AvgPool2D, MaxPool2D
+from npcnn.layers.readable import ReadableConv2D
 
 __all__ = ["Layer", "GridBatch", "Conv2D", "ConvReLUPool", "AvgPool2D", "MaxPool2D", "ReLU",
-           "Sigmoid", "Flatten", "Linear"]
+           "Sigmoid", "Flatten", "Linear", "ReadableConv2D"]

@@ -19,6 +19,10 @@ from npcnn.layers.base import GridBatch, Spatial, as_array
 class Conv2D(Spatial):
     """2-D cross-correlation (as PyTorch's ``Conv2d``) computed by im2col + one matmul.
 
+    The idea without the speed, in about 40 lines: ``npcnn.layers.readable.ReadableConv2D``
+    (same parameters, same numbers); read it first. This one adds grids, blocks of
+    images, reused buffers and the channel-major path a model runs on.
+
     Shape:
         x: (N, C, H, W)  ->  out: (N, F, H', W'),  H' = 1 + (H + 2*padding - k) // stride
     Attributes:

@@ -16,7 +16,8 @@ from npcnn.layers.pool import AvgPool2D
 class ConvReLUPool(Layer):
     """Conv2D -> ReLU -> 2x2 AvgPool2D as one stage: a model's first layers (the
     convolution's input gradient is not needed), same numbers up to float summation
-    order, far fewer passes over memory.
+    order, far fewer passes over memory. The convolution alone, readable:
+    ``npcnn.layers.readable.ReadableConv2D``; fast: ``Conv2D``.
 
     The convolution's output, the largest activation, is computed a block of images at
     a time as four phase planes (pixels with even/odd row and column: a ``Grid`` with
@@ -29,8 +30,9 @@ class ConvReLUPool(Layer):
     block (the columns are unfolded again). The three layers keep their own API; a
     model calls this instead.
 
-    Shape: x: (C, N, H, W) channel-major -> (F, N, H/2, W/2) as a GridBatch (or a plain array when
-    the next layer takes no grid). Odd H or W: the three layers one after another.
+    Shape: x: (C, N, H, W) channel-major -> (F, N, H/2, W/2) as a GridBatch (or a plain
+    array when the next layer takes no grid). Odd H or W: the three layers one after
+    another.
     """
 
     # Floats of columns and convolution output per block (2 MiB): the best of 2^17 to
