@@ -9,7 +9,7 @@ from npcnn.config import TrainConfig
 from npcnn.gradcheck import numerical_gradient, rel_error
 from npcnn.layers import Conv2D, Linear
 from npcnn.losses import SoftmaxCrossEntropyLoss
-from npcnn.models import build_model, cnn, count_params, mlp
+from npcnn.models import build_network, cnn, count_params, mlp
 
 
 def test_parameter_counts_match_the_seed():
@@ -147,10 +147,10 @@ def test_model_forward_matches_layer_by_layer_public_api():
     assert rel_error(m.forward(x), h) < 1e-12
 
 
-def test_build_model_from_config():
-    m = build_model(TrainConfig(channels=8, kernel_size=5))
+def test_build_network_from_config():
+    m = build_network(TrainConfig(channels=8, kernel_size=5))
     assert isinstance(m.layers[0], Conv2D) and m.layers[0].params["W"].shape == (8, 1, 5, 5)
-    m = build_model(TrainConfig(model="mlp"))
+    m = build_network(TrainConfig(model="mlp"))
     assert count_params(m) == 84_060 and isinstance(m.layers[1], Linear)
 
 
@@ -161,50 +161,3 @@ def test_state_dict_round_trip():
     assert np.array_equal(a.forward(x), b.forward(x))
     with pytest.raises(ValueError):
         b.load_state_dict(cnn(channels=5).state_dict())
-
-
-def _step(model, x, y):
-    loss = SoftmaxCrossEntropyLoss()
-    scores = model.forward(x)
-    loss.forward(scores, y)
-    model.backward(loss.backward())
-    return scores, model.grads.copy()
-
-
-def test_data_parallel_equals_the_whole_batch():
-    """Two half batches give the whole batch's gradient up to float32 summation order
-    (rel. 1e-5 leaves ~100x margin over the observed ~1e-7)."""
-    from npcnn.models import BatchSplit
-
-    rng = np.random.default_rng(0)
-    x = rng.random((10, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, 10)
-    one, two = cnn(seed=3), BatchSplit(cnn(seed=3), chunks=2, threads=2)
-    grads = [_step(one, x, y), _step(two, x, y)]
-    assert rel_error(grads[0][0], grads[1][0]) < 1e-5
-    assert rel_error(grads[0][1], grads[1][1]) < 1e-5
-    two.params[...] = 0  # replicas share the parameters: one write reaches all
-    assert not two.replicas[1].layers[0].params["W"].any()
-
-
-def test_the_thread_count_does_not_change_the_numbers():
-    """The split, not the threads, fixes the float sums: 1 and 2 threads on the same two
-    chunks agree bit for bit, so a run's history does not depend on the machine's cores."""
-    from npcnn.models import BatchSplit
-
-    rng = np.random.default_rng(1)
-    x = rng.random((100, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, 100)
-    seq = _step(BatchSplit(cnn(channels=16, seed=3), chunks=2, threads=1), x, y)
-    par = _step(BatchSplit(cnn(channels=16, seed=3), chunks=2, threads=2), x, y)
-    np.testing.assert_array_equal(seq[0], par[0])
-    np.testing.assert_array_equal(seq[1], par[1])
-
-
-def test_build_model_splits_the_networks_that_pay_for_it():
-    from npcnn.models import BatchSplit, Sequential
-
-    assert type(build_model(TrainConfig(), threads=2)) is Sequential  # C=4: one chunk
-    big = build_model(TrainConfig(channels=16), threads=1)
-    assert isinstance(big, BatchSplit) and big.threads == 1 and len(big.replicas) == 2
-    assert build_model(TrainConfig(channels=16), threads=8).threads == 2
