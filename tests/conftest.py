@@ -1,5 +1,6 @@
 """Shared fixtures and helpers: synthetic MNIST-shaped data (arrays and IDX files), real
-MNIST, small configs, fake results for the claim rules, training starts read from logs.
+MNIST, small configs, random convolution shapes, fake results for the claim rules, training
+starts read from logs.
 
 The synthetic digits are learnable on purpose: class c lights up a 6x6 block at its own
 spot of a 28x28 noise image, so a few hundred SGD steps already beat chance and a test
@@ -63,6 +64,23 @@ def fake(label: str, config: TrainConfig, accs: list[list[float]], seconds: floa
         runs.append(RunResult(label, config.replace(seed=s, epochs=n), value, status,
                               history))
     return PointResult(label, value, runs)
+
+
+def random_conv_cases(n: int = 24, seed: int = 1) -> list[tuple[int, ...]]:
+    """Convolutions to test, (N, C, F, H, W, k, s, p) each, of random shapes: strides
+    1-2, paddings 0-2, kernels 1-7, non-square inputs."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < n:
+        k = int(rng.integers(1, 8))
+        s = int(rng.integers(1, 3))
+        p = int(rng.integers(0, 3))
+        H, W = int(rng.integers(k, k + 7)), int(rng.integers(k, k + 7))
+        if H + 2 * p < k or W + 2 * p < k:
+            continue
+        cases.append((int(rng.integers(1, 4)), int(rng.integers(1, 4)),
+                      int(rng.integers(1, 5)), H, W, k, s, p))
+    return cases
 
 
 def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

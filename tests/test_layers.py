@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import random_conv_cases
 
 from npcnn import reference as ref
 from npcnn.gradcheck import numerical_gradient, rel_error
@@ -22,9 +23,9 @@ from npcnn.layers import (
     Conv2D,
     ConvReLUPool,
     Flatten,
+    GridBatch,
     Linear,
     MaxPool2D,
-    Planes,
     ReLU,
     Sigmoid,
 )
@@ -39,23 +40,7 @@ def _conv(rng, C, F, k, s=1, p=0, dtype=np.float64):
     return conv
 
 
-def _random_conv_cases(n=24, seed=1):
-    """Random shapes: strides 1-2, paddings 0-2, kernels 1-7, non-square inputs."""
-    rng = np.random.default_rng(seed)
-    cases = []
-    while len(cases) < n:
-        k = int(rng.integers(1, 8))
-        s = int(rng.integers(1, 3))
-        p = int(rng.integers(0, 3))
-        H, W = int(rng.integers(k, k + 7)), int(rng.integers(k, k + 7))
-        if H + 2 * p < k or W + 2 * p < k:
-            continue
-        cases.append((int(rng.integers(1, 4)), int(rng.integers(1, 4)),
-                      int(rng.integers(1, 5)), H, W, k, s, p))
-    return cases
-
-
-@pytest.mark.parametrize("N,C,F,H,W,k,s,p", _random_conv_cases())
+@pytest.mark.parametrize("N,C,F,H,W,k,s,p", random_conv_cases())
 def test_conv_matches_loop_reference(N, C, F, H, W, k, s, p):
     rng = np.random.default_rng(N * 1000 + H * 10 + W)
     conv = _conv(rng, C, F, k, s, p)
@@ -295,39 +280,39 @@ def test_layers_pass_planes_and_write_into_the_next_grid():
     c2 = _conv(rng, 3, 2, 3, 1, 1)
     c1.consumer, relu.consumer, pool.consumer = relu, pool, c2
     x = rng.normal(size=(2, 2, 8, 6))
-    h1 = c1.fwd(x.transpose(1, 0, 2, 3))
-    assert isinstance(h1, Planes) and not h1.zeros
-    h2 = pool.fwd(relu.fwd(h1))
-    assert isinstance(h2, Planes) and h2.zeros and h2.grid == c2.input_grid(2, 4, 3)
-    y = c2.fwd(h2)
+    h1 = c1.forward_cm(x.transpose(1, 0, 2, 3))
+    assert isinstance(h1, GridBatch) and not h1.zeros
+    h2 = pool.forward_cm(relu.forward_cm(h1))
+    assert isinstance(h2, GridBatch) and h2.zeros and h2.grid == c2.input_grid(2, 4, 3)
+    y = c2.forward_cm(h2)
     assert c2._bufs.get(("xg", (3, h2.grid.size), h2.dtype.str)) is None, "no copy"
     z1 = ref.conv2d_forward(x, c1.params["W"], c1.params["b"], 1, 1)
     p1 = ref.avgpool2d_forward(ref.relu_forward(z1), 2)
     z2 = ref.conv2d_forward(p1, c2.params["W"], c2.params["b"], 1, 1)
-    assert rel_error(y.dense().transpose(1, 0, 2, 3), z2) < REF_TOL
+    assert rel_error(y.array().transpose(1, 0, 2, 3), z2) < REF_TOL
     dout = rng.normal(size=z2.shape)
-    d = c2.bwd(dout.transpose(1, 0, 2, 3))
-    assert isinstance(d, Planes) and d.grid == h2.grid
-    dx = c1.bwd(relu.bwd(pool.bwd(d)))
+    d = c2.backward_cm(dout.transpose(1, 0, 2, 3))
+    assert isinstance(d, GridBatch) and d.grid == h2.grid
+    dx = c1.backward_cm(relu.backward_cm(pool.backward_cm(d)))
     dp1, dW2, db2 = ref.conv2d_backward(dout, p1, c2.params["W"], 1, 1)
     dz1 = ref.relu_backward(ref.avgpool2d_backward(dp1, z1.shape, 2), z1)
     rdx, rdW1, _ = ref.conv2d_backward(dz1, x, c1.params["W"], 1, 1)
     assert rel_error(c2.grads["W"], dW2) < REF_TOL and rel_error(c2.grads["b"], db2) < REF_TOL
     assert rel_error(c1.grads["W"], rdW1) < REF_TOL
-    assert rel_error(dx.dense().transpose(1, 0, 2, 3), rdx) < REF_TOL
+    assert rel_error(dx.array().transpose(1, 0, 2, 3), rdx) < REF_TOL
 
 
-def test_relu_takes_a_dense_gradient_for_a_grid_output():
+def test_relu_takes_a_plain_gradient_for_a_grid_output():
     rng = np.random.default_rng(12)
     conv, relu = _conv(rng, 1, 2, 3, 1, 1), ReLU()
     x = rng.normal(size=(2, 1, 5, 4))
-    z = conv.fwd(x.transpose(1, 0, 2, 3))
-    zd = z.dense()
-    relu.fwd(z)
+    z = conv.forward_cm(x.transpose(1, 0, 2, 3))
+    zd = z.array()
+    relu.forward_cm(z)
     dout = rng.normal(size=zd.shape)
-    d = relu.bwd(dout)  # e.g. from a MaxPool2D, which takes dense arrays
-    assert isinstance(d, Planes) and d.zeros
-    np.testing.assert_array_equal(d.dense(), ref.relu_backward(dout, zd))
+    d = relu.backward_cm(dout)  # e.g. from a MaxPool2D, which takes plain arrays
+    assert isinstance(d, GridBatch) and d.zeros
+    np.testing.assert_array_equal(d.array(), ref.relu_backward(dout, zd))
 
 
 @pytest.mark.parametrize("N,C,F,H,W,k,nxt", [
@@ -352,11 +337,11 @@ def test_conv_relu_pool_stage_matches_the_loop_reference(N, C, F, H, W, k, nxt):
     rdW, rdb = ref.conv_relu_pool_backward(dout, x, Wt, b, k // 2)
     for block, keep in ((1 << 20, 1 << 30), (1500, 0)):  # one block, kept; many, again
         stage.BLOCK_FLOATS, stage.KEEP_FLOATS = block, keep
-        y = stage.fwd(x.transpose(1, 0, 2, 3))
-        got = y.dense() if isinstance(y, Planes) else y
+        y = stage.forward_cm(x.transpose(1, 0, 2, 3))
+        got = y.array() if isinstance(y, GridBatch) else y
         assert rel_error(got.transpose(1, 0, 2, 3), want) < REF_TOL
-        assert isinstance(y, Planes) == (nxt == "conv" and H % 2 == 0)
-        assert stage.bwd(dout.transpose(1, 0, 2, 3)) is None
+        assert isinstance(y, GridBatch) == (nxt == "conv" and H % 2 == 0)
+        assert stage.backward_cm(dout.transpose(1, 0, 2, 3)) is None
         assert rel_error(conv.grads["W"], rdW) < REF_TOL
         assert rel_error(conv.grads["b"], rdb) < REF_TOL
 
@@ -382,8 +367,8 @@ def test_blank_windows_give_exact_zeros_and_pass_no_gradient(keep):
     ge = ref.avgpool2d_backward(dout, z.shape, 2) * (z >= 0)  # what ">= 0" would give
     assert not np.allclose(rdb, ge.sum(axis=(0, 2, 3)))  # the masks differ here
     stage.BLOCK_FLOATS, stage.KEEP_FLOATS = 1 << 20, keep
-    stage.fwd(x.transpose(1, 0, 2, 3))
-    stage.bwd(dout.transpose(1, 0, 2, 3))
+    stage.forward_cm(x.transpose(1, 0, 2, 3))
+    stage.backward_cm(dout.transpose(1, 0, 2, 3))
     assert rel_error(conv.grads["b"], rdb) < REF_TOL
     assert rel_error(conv.grads["W"], rdW) < REF_TOL
     relu = ReLU()

@@ -9,23 +9,23 @@ from npcnn.config import TrainConfig
 from npcnn.gradcheck import numerical_gradient, rel_error
 from npcnn.layers import Conv2D, Linear
 from npcnn.losses import SoftmaxCrossEntropyLoss
-from npcnn.models import build_model, count_params, mlp, seed_cnn
+from npcnn.models import build_network, cnn, count_params, mlp
 
 
 def test_parameter_counts_match_the_seed():
-    assert count_params(seed_cnn()) == 2158  # (1*4*9+4) + (4*4*9+4) + (196*10+10)
+    assert count_params(cnn()) == 2158  # (1*4*9+4) + (4*4*9+4) + (196*10+10)
     assert count_params(mlp()) == 84_060  # 784*100+100 + 100*50+50 + 50*10+10
-    assert count_params(seed_cnn(channels=16)) == (16 * 9 + 16) + (16 * 16 * 9 + 16) + 7850
+    assert count_params(cnn(channels=16)) == (16 * 9 + 16) + (16 * 16 * 9 + 16) + 7850
 
 
 @pytest.mark.parametrize("k", [1, 3, 5, 7])
 def test_odd_kernels_keep_28_14_7(k):
-    m = seed_cnn(kernel_size=k, channels=2)
+    m = cnn(kernel_size=k, channels=2)
     assert m.forward(np.zeros((3, 1, 28, 28), np.float32)).shape == (3, 10)
 
 
 def test_layer_params_are_views_into_the_flat_vector():
-    m = seed_cnn()
+    m = cnn()
     conv1, lin = m.layers[0], m.layers[-1]
     assert np.shares_memory(conv1.params["W"], m.params)
     assert np.shares_memory(lin.grads["b"], m.grads)
@@ -37,15 +37,15 @@ def test_layer_params_are_views_into_the_flat_vector():
 
 
 def test_init_is_seeded_and_uses_the_stated_stds():
-    a, b, c = seed_cnn(seed=0), seed_cnn(seed=0), seed_cnn(seed=1)
+    a, b, c = cnn(seed=0), cnn(seed=0), cnn(seed=1)
     assert np.array_equal(a.params, b.params) and not np.array_equal(a.params, c.params)
-    m = seed_cnn(channels=16, init_std=1.0, linear_init_std=0.1)
+    m = cnn(channels=16, init_std=1.0, linear_init_std=0.1)
     # sample stds of 2304 and 7840 normal draws are within a few % of the target
     assert abs(m.layers[3].params["W"].std() - 1.0) < 0.06
     assert abs(m.layers[-1].params["W"].std() - 0.1) < 0.006
 
 
-@pytest.mark.parametrize("make", [lambda: seed_cnn(channels=2, init_std=0.5, dtype=np.float64),
+@pytest.mark.parametrize("make", [lambda: cnn(channels=2, init_std=0.5, dtype=np.float64),
                                   lambda: mlp(hidden=(6,), init_std=0.3, in_features=784,
                                               dtype=np.float64)])
 def test_whole_network_gradient(make):
@@ -72,7 +72,7 @@ def test_whole_network_gradient(make):
 
 
 def _mixed(dtype=np.float64):
-    """Layers that take grids (Planes) next to layers that take dense arrays."""
+    """Layers that take grids (GridBatch) next to layers that take plain arrays."""
     from npcnn.layers import AvgPool2D, Flatten, MaxPool2D, ReLU, Sigmoid
     from npcnn.models import Sequential
 
@@ -86,7 +86,7 @@ def _mixed(dtype=np.float64):
 
 
 def test_mixed_layouts_network_gradient_and_public_api():
-    """Grid and dense layers mixed (MaxPool2D and Sigmoid take dense arrays, a stride-2
+    """Grid and plain-array layers mixed (MaxPool2D and Sigmoid take plain arrays, a stride-2
     convolution does not run on a grid): the flat gradient still matches numerical
     differentiation, and the forward equals the layers' public API one by one."""
     rng = np.random.default_rng(0)
@@ -115,7 +115,7 @@ def test_mixed_layouts_network_gradient_and_public_api():
 def test_the_seed_network_runs_its_first_layers_as_one_stage():
     from npcnn.layers import ConvReLUPool
 
-    m = seed_cnn(channels=3)
+    m = cnn(channels=3)
     assert isinstance(m._steps[0], ConvReLUPool) and len(m._steps) == len(m.layers) - 2
     assert m._steps[0].conv is m.layers[0] and m._steps[1] is m.layers[3]
     twin = m.replica()  # its own stage, on its own layers
@@ -126,7 +126,7 @@ def test_copies_and_pickles_carry_parameters_not_work_buffers():
     import copy
     import pickle
 
-    m = seed_cnn(channels=8, seed=1)
+    m = cnn(channels=8, seed=1)
     x = np.random.default_rng(0).random((20, 1, 28, 28), dtype=np.float32)
     loss = SoftmaxCrossEntropyLoss()
     loss.forward(m.forward(x), np.arange(20) % 10)
@@ -139,7 +139,7 @@ def test_copies_and_pickles_carry_parameters_not_work_buffers():
 
 
 def test_model_forward_matches_layer_by_layer_public_api():
-    m = seed_cnn(channels=3, seed=2, dtype=np.float64)
+    m = cnn(channels=3, seed=2, dtype=np.float64)
     x = np.random.default_rng(1).random((4, 1, 28, 28))
     h = x
     for layer in m.layers:
@@ -147,64 +147,17 @@ def test_model_forward_matches_layer_by_layer_public_api():
     assert rel_error(m.forward(x), h) < 1e-12
 
 
-def test_build_model_from_config():
-    m = build_model(TrainConfig(channels=8, kernel_size=5))
+def test_build_network_from_config():
+    m = build_network(TrainConfig(channels=8, kernel_size=5))
     assert isinstance(m.layers[0], Conv2D) and m.layers[0].params["W"].shape == (8, 1, 5, 5)
-    m = build_model(TrainConfig(model="mlp"))
+    m = build_network(TrainConfig(model="mlp"))
     assert count_params(m) == 84_060 and isinstance(m.layers[1], Linear)
 
 
 def test_state_dict_round_trip():
-    a, b = seed_cnn(seed=0), seed_cnn(seed=1)
+    a, b = cnn(seed=0), cnn(seed=1)
     b.load_state_dict(a.state_dict())
     x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
     assert np.array_equal(a.forward(x), b.forward(x))
     with pytest.raises(ValueError):
-        b.load_state_dict(seed_cnn(channels=5).state_dict())
-
-
-def _step(model, x, y):
-    loss = SoftmaxCrossEntropyLoss()
-    scores = model.forward(x)
-    loss.forward(scores, y)
-    model.backward(loss.backward())
-    return scores, model.grads.copy()
-
-
-def test_data_parallel_equals_the_whole_batch():
-    """Two half batches give the whole batch's gradient up to float32 summation order
-    (rel. 1e-5 leaves ~100x margin over the observed ~1e-7)."""
-    from npcnn.models import DataParallel
-
-    rng = np.random.default_rng(0)
-    x = rng.random((10, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, 10)
-    one, two = seed_cnn(seed=3), DataParallel(seed_cnn(seed=3), chunks=2, threads=2)
-    grads = [_step(one, x, y), _step(two, x, y)]
-    assert rel_error(grads[0][0], grads[1][0]) < 1e-5
-    assert rel_error(grads[0][1], grads[1][1]) < 1e-5
-    two.params[...] = 0  # replicas share the parameters: one write reaches all
-    assert not two.replicas[1].layers[0].params["W"].any()
-
-
-def test_the_thread_count_does_not_change_the_numbers():
-    """The split, not the threads, fixes the float sums: 1 and 2 threads on the same two
-    chunks agree bit for bit, so a run's history does not depend on the machine's cores."""
-    from npcnn.models import DataParallel
-
-    rng = np.random.default_rng(1)
-    x = rng.random((100, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, 100)
-    seq = _step(DataParallel(seed_cnn(channels=16, seed=3), chunks=2, threads=1), x, y)
-    par = _step(DataParallel(seed_cnn(channels=16, seed=3), chunks=2, threads=2), x, y)
-    np.testing.assert_array_equal(seq[0], par[0])
-    np.testing.assert_array_equal(seq[1], par[1])
-
-
-def test_build_model_splits_the_networks_that_pay_for_it():
-    from npcnn.models import DataParallel, Sequential
-
-    assert type(build_model(TrainConfig(), threads=2)) is Sequential  # C=4: one chunk
-    big = build_model(TrainConfig(channels=16), threads=1)
-    assert isinstance(big, DataParallel) and big.threads == 1 and len(big.replicas) == 2
-    assert build_model(TrainConfig(channels=16), threads=8).threads == 2
+        b.load_state_dict(cnn(channels=5).state_dict())

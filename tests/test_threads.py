@@ -1,5 +1,5 @@
-"""Threads: the batch split is a property of the network, the thread count of the
-machine; BLAS is limited at the entry points, not on import."""
+"""BLAS threads: limited at the entry points, not on import (the batch split's threads:
+test_batch_split)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,6 @@ import subprocess
 import sys
 
 from npcnn import threads
-from npcnn.config import TrainConfig
-from npcnn.models import batch_chunks
-
-
-def test_the_split_follows_the_network_and_threads_follow_the_cores():
-    small, big = TrainConfig(), TrainConfig(channels=16)
-    assert batch_chunks(small) == 1 and batch_chunks(big) == 2
-    assert threads.auto_threads(small, available=2) == 1
-    assert threads.auto_threads(big, available=2) == 2
-    assert threads.auto_threads(big, available=1) == 1
-    assert threads.resolve(big.replace(threads=8)) == 2  # no more than its parts
-    assert threads.resolve(big.replace(threads=1)) == 1
 
 
 def test_importing_npcnn_sets_no_blas_threads():

@@ -14,7 +14,7 @@ import npcnn.trainer as T
 from npcnn.checkpoint import CHECKPOINT, HISTORY
 from npcnn.config import TrainConfig
 from npcnn.losses import get_loss
-from npcnn.models import build_model
+from npcnn.models import build_network
 
 # A small CNN on the 300 synthetic training images of ``tiny_data``: 6 batches an epoch.
 # The plateau window of 2 with a huge threshold cuts the lr from epoch 3 on, and the
@@ -61,7 +61,7 @@ def interrupt_on_evaluate_call(monkeypatch, n):
 
 def test_evaluate_is_independent_of_batch_size(tiny_data):
     x, y = tiny_data[2], tiny_data[3]
-    model = build_model(SMALL)
+    model = build_network(SMALL)
     loss_fn = get_loss("softmax")
     loss_all, acc_all = T.evaluate(model, loss_fn, x, y, batch_size=1000)
     loss_7, acc_7 = T.evaluate(model, loss_fn, x, y, batch_size=7)  # last batch partial
@@ -122,7 +122,7 @@ def test_batch_order_comes_from_seed_and_epoch(tiny_data):
     result = T.train(cfg, progress=False, data=tiny_data)
     x_tr, y_tr = tiny_data[0][:-5000], tiny_data[1][:-5000]
     first = np.random.default_rng([3, 1]).permutation(len(x_tr))[:50]
-    scores = build_model(cfg).forward(x_tr[first])
+    scores = T.fresh(cfg)[0].forward(x_tr[first])
     assert result.iter_loss[0] == get_loss("softmax").forward(scores, y_tr[first])
 
 

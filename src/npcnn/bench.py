@@ -14,7 +14,7 @@
 Thread counts: ``--threads 1 2`` gives both libraries the same count (npcnn: its batch
 split run on that many threads, BLAS at one thread; PyTorch: ``torch.set_num_threads``).
 ``--defaults`` instead runs each library as a user gets it: npcnn with
-``TrainConfig(threads=0)`` (``npcnn.threads.auto_threads``), PyTorch with its own default
+``TrainConfig(threads=0)`` (``npcnn.batch_split.threads_for``), PyTorch with its own default
 ``torch.get_num_threads()``, and no thread variables in either child's environment.
 
 Every measurement runs in its own child process so thread settings (which OpenBLAS and
@@ -40,7 +40,7 @@ from npcnn.threads import BLAS_VARS
 
 # -- the PyTorch twin -----------------------------------------------------------------
 def torch_twin(model):
-    """PyTorch's copy of an npcnn ``Sequential`` (or ``DataParallel``): the same layers in
+    """PyTorch's copy of an npcnn ``Sequential`` (or ``BatchSplit``): the same layers in
     the same order with the same weights, as ``torch.nn.Sequential``.
 
     Raises
@@ -90,9 +90,8 @@ def _config(channels: int, epochs: int = 1, threads: int = 1, dataset: str = "mn
 
 def _npcnn_epochs(channels: int, epochs: int, threads: int, dataset: str = "mnist") -> dict:
     """threads: as ``TrainConfig.threads`` (0: npcnn's default, auto)."""
-    from npcnn import threads as npcnn_threads
+    from npcnn.batch_split import BatchSplit
     from npcnn.data import load
-    from npcnn.models import batch_chunks
     from npcnn.trainer import evaluate, train
 
     cfg = _config(channels, epochs, threads, dataset)
@@ -106,8 +105,9 @@ def _npcnn_epochs(channels: int, epochs: int, threads: int, dataset: str = "mnis
         evaluate(result.model, get_loss("softmax"), data[2], data[3], cfg.eval_batch_size)
         t.append(time.perf_counter() - t0)
     return {"epoch_s": [e["seconds"] for e in result.epochs], "eval10k_s": t,
-            "test_acc": result.final_test_acc, "threads": npcnn_threads.resolve(cfg),
-            "chunks": batch_chunks(cfg)}
+            "test_acc": result.final_test_acc,
+            "threads": result.model.threads if isinstance(result.model, BatchSplit) else 1,
+            "chunks": result.model.chunks if isinstance(result.model, BatchSplit) else 1}
 
 
 def _torch_epochs(channels: int, epochs: int, threads: int, dataset: str = "mnist") -> dict:

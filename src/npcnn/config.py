@@ -29,9 +29,9 @@ SCHEDULES = ("constant", "plateau", "step")
 # run's history and fails until it is bumped.
 NUMERICS = 1
 # Fields that change where data comes from or how fast a run goes, but not its numbers
-# (threads > 1 only reorders float sums: ~1e-7 relative; the data directory is checked
-# against the dataset's SHA-256, so it holds ``dataset`` whatever its path); left out of
-# the run-store key.
+# (threads: how many cores compute the same parts of each batch, bit for bit the same
+# numbers, npcnn.batch_split; the data directory is checked against the dataset's
+# SHA-256, so it holds ``dataset`` whatever its path); left out of the run-store key.
 _NOT_IN_KEY = ("data_dir", "eval_batch_size", "threads")
 # What entered the key after runs were stored, at the value those runs had: left out of
 # the hash at that value, so the stored runs keep their addresses (MNIST under numerics
@@ -84,7 +84,7 @@ class TrainConfig:
     subset: int = 0  # train on the first N training images (after the hold-out); 0 = all
     seed: int = 0  # weights, batch order: same config + seed -> same numbers
     eval_batch_size: int = 1000  # batch size for validation/test evaluation
-    threads: int = 0  # Python threads each batch is split across; 0 = auto (npcnn.threads)
+    threads: int = 0  # cores each batch is split across; 0 = as many as pay (npcnn.batch_split)
     data_dir: str = ""  # the dataset's directory; "" = its variable, the checkout's or a cache's
 
     def __post_init__(self) -> None:

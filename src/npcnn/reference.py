@@ -1,6 +1,10 @@
 """Loop-based reference layers: slow, obviously correct, and the definition of what the
 fast vectorized layers must compute. Tests hold the fast layers against these.
 
+The first of three tiers of the convolution: these loops, then
+``npcnn.layers.readable.ReadableConv2D`` (the same sums as im2col by strides and one
+matmul, about 40 lines), then the fast ``npcnn.layers.Conv2D``.
+
 Layout is NCHW throughout: ``x: (N, C, H, W)``. Convolution is cross-correlation (no
 kernel flip), as in PyTorch. Every windowed op (conv, pooling, im2col) with kernel ``k``,
 ``stride`` and ``padding`` on each side produces

@@ -42,6 +42,7 @@ from npcnn import checkpoint, paths
 from npcnn.checkpoint import CHECKPOINT, HISTORY
 from npcnn.config import TrainConfig
 from npcnn.data import train_images
+from npcnn.models import build_network
 from npcnn.safeio import CorruptFile, atomic_write, remove_temp_files
 
 # Statuses after which training this configuration again would change nothing.
@@ -173,8 +174,6 @@ def load_model(config: TrainConfig, root: Root = None) -> Any:
     CorruptFile
         The checkpoint fails its checksum (``ensure`` retrains such a run).
     """
-    from npcnn.models import build_model
-
     try:
         ckpt = checkpoint.load_checkpoint(run_dir(config, root) / CHECKPOINT)
     except FileNotFoundError:
@@ -183,7 +182,7 @@ def load_model(config: TrainConfig, root: Root = None) -> Any:
     except CorruptFile as err:
         raise CorruptFile(f"run {config.key()}: {err}; rerun its sweep to retrain it") \
             from None
-    model = build_model(config)
+    model = build_network(config)
     model.load_state_dict(ckpt.model)
     return model
 

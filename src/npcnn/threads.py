@@ -1,16 +1,14 @@
-"""How many threads a run uses: BLAS threads and the batch split, set at the entry points.
+"""BLAS threads and the worker processes' environment, set at the entry points.
 
 This network's matrix products are thin (a few channels), so a second OpenBLAS thread
 costs more in synchronisation than it gains (measured: an epoch up to 4x slower on a
 busy machine). npcnn therefore runs BLAS with one thread and gets parallelism elsewhere:
-within a run by splitting each batch across Python threads (``TrainConfig.threads``,
-NumPy releases the GIL in its kernels, so it pays for networks whose calls are long:
-``npcnn.models.SPLIT_MIN_MACS``), and across runs from worker processes.
+within a run by splitting each batch over cores (``npcnn.batch_split``), and across runs
+from worker processes, one per core (``cores``).
 
 Nothing here happens on import. The entry points call it: ``npcnn.trainer.train`` limits
-BLAS to one thread for its loop (``blas_limit``), worker processes are started with
-``WORKER_ENV`` so OpenBLAS never spawns threads, and ``auto_threads`` picks the batch
-split when a config leaves ``threads`` at 0.
+BLAS to one thread for its loop (``blas_limit``), and worker processes are started with
+``WORKER_ENV`` so OpenBLAS never spawns threads.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import Any
 
 BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # The environment of a worker process that trains one run on one core.
@@ -31,26 +28,6 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-def auto_threads(config: Any, available: int | None = None) -> int:
-    """Threads for ``config`` on ``available`` free cores (default: ``cores()``): one per
-    part its network splits a batch into (``npcnn.models.batch_chunks``), as far as cores
-    allow."""
-    from npcnn.models import batch_chunks
-
-    free = cores() if available is None else available
-    return max(1, min(free, batch_chunks(config)))
-
-
-def resolve(config: Any, available: int | None = None) -> int:
-    """``config.threads`` (at most its network's ``batch_chunks``), or ``auto_threads``
-    when it is 0."""
-    from npcnn.models import batch_chunks
-
-    if config.threads:
-        return max(1, min(config.threads, batch_chunks(config)))
-    return auto_threads(config, available)
 
 
 def blas_limit(n: int = 1) -> contextlib.AbstractContextManager:
@@ -76,5 +53,4 @@ def worker_environment() -> Iterator[None]:
                 os.environ[k] = v
 
 
-__all__ = ["BLAS_VARS", "WORKER_ENV", "cores", "auto_threads", "resolve", "blas_limit",
-           "worker_environment"]
+__all__ = ["BLAS_VARS", "WORKER_ENV", "cores", "blas_limit", "worker_environment"]

@@ -8,8 +8,8 @@ finished epoch and a completed one is returned without training.
 Every source of randomness is a function of ``config.seed`` (and the epoch number for the
 batch order), and the schedules are pure functions of the recorded validation losses, so
 a resumed run reproduces an uninterrupted one exactly, without saving any RNG state.
-BLAS runs with one thread during the loop (``npcnn.threads``); the batch is split across
-``threads`` Python threads instead (0: ``threads.auto_threads``).
+BLAS runs with one thread during the loop (``npcnn.threads``); the batch is split over
+``config.threads`` cores instead (0: as many as pay, ``npcnn.batch_split``).
 """
 
 from __future__ import annotations
@@ -24,9 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from npcnn import checkpoint, threads
+from npcnn import batch_split, checkpoint, threads
 from npcnn.checkpoint import CHECKPOINT, EPOCH_KEYS, Checkpoint
 from npcnn.config import ConfigError, TrainConfig
+from npcnn.data import load, split
+from npcnn.losses import get_loss
+from npcnn.models import build_network
+from npcnn.optim import SGD
+from npcnn.schedules import make_lr_schedule, make_momentum_schedule
 from npcnn.text import one_line
 
 
@@ -157,10 +162,6 @@ def train(
     TrainingInterrupted
         On KeyboardInterrupt, after writing ``history.json`` with status "interrupted".
     """
-    from npcnn.data import load, split
-    from npcnn.losses import get_loss
-    from npcnn.schedules import make_lr_schedule, make_momentum_schedule
-
     run_dir = Path(out_dir) if out_dir is not None else None
     # The run directory is checked before loading data: a wrong --out fails at once.
     resumed = _resume(run_dir, config) if run_dir is not None else None
@@ -260,11 +261,10 @@ class _Loop:
 
 
 def fresh(config: TrainConfig) -> tuple[Any, Any]:
-    """The model (on ``config``'s threads) and the SGD optimizer a run starts from."""
-    from npcnn.models import build_model
-    from npcnn.optim import SGD
-
-    model = build_model(config, threads=threads.resolve(config))
+    """The model and the SGD optimizer a run starts from: ``config``'s network, built
+    once, and split over ``config.threads`` cores where its size pays
+    (``npcnn.batch_split``)."""
+    model = batch_split.split(build_network(config), config.threads)
     opt = SGD(config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     return model, opt
 

@@ -1,6 +1,6 @@
 """What every layer shares: the ``Layer`` base class (public (N, C, H, W) API over the
 channel-major fast path, reused work buffers, parameter views into one flat vector),
-the ``Planes`` that carry a batch on a grid between layers, and layout helpers."""
+the ``GridBatch`` that carries a batch on a grid between layers, and layout helpers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from npcnn.im2col import Grid, GridConv
 
 
-class Planes:
+class GridBatch:
     """A channel-major batch (C, N, H, W) held in a grid: ``data: (C, grid.size)``.
 
     ``zeros``: its padding holds zeros, so a convolution can read it as it is; False when
@@ -35,17 +35,17 @@ class Planes:
         m = self.grid.margin
         return self.data[:, m:m + self.grid.body]
 
-    def dense(self) -> np.ndarray:
+    def array(self) -> np.ndarray:
         """A new (C, N, H, W) array of the pixels."""
         return self.grid.get(self.data)
 
 
-def dense(x: np.ndarray | Planes) -> np.ndarray:
-    return x.dense() if isinstance(x, Planes) else x
+def as_array(x: np.ndarray | GridBatch) -> np.ndarray:
+    return x.array() if isinstance(x, GridBatch) else x
 
 
 class Layer:
-    """Base class. Subclasses implement ``fwd(x, train)`` and ``bwd(dout)``."""
+    """Base class. Subclasses implement ``forward_cm(x, train)`` and ``backward_cm(dout)``."""
 
     n_params = 0
     consumer: Layer | None = None  # the next layer inside a model (set by Sequential)
@@ -57,10 +57,10 @@ class Layer:
 
     # -- public API: (N, C, H, W) or (N, D) in, the same layout out ------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return np.array(self.fwd(np.array(x, copy=True), train=True), copy=True)
+        return np.array(self.forward_cm(np.array(x, copy=True), train=True), copy=True)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        dx = self.bwd(np.array(dout, copy=True))
+        dx = self.backward_cm(np.array(dout, copy=True))
         self._check_grads()
         return np.array(dx, copy=True)
 
@@ -68,10 +68,10 @@ class Layer:
         return self.forward(x)
 
     # -- internals -------------------------------------------------------------------
-    def fwd(self, x: np.ndarray, train: bool = True) -> np.ndarray:  # pragma: no cover
+    def forward_cm(self, x: np.ndarray, train: bool = True) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def bwd(self, dout: np.ndarray) -> np.ndarray | None:  # pragma: no cover
+    def backward_cm(self, dout: np.ndarray) -> np.ndarray | None:  # pragma: no cover
         raise NotImplementedError
 
     def _check_grads(self) -> None:
@@ -80,7 +80,7 @@ class Layer:
             assert self.grads[name].shape == p.shape, f"grads[{name!r}] shape differs"
 
     def input_grid(self, N: int, H: int, W: int) -> Grid | None:
-        """The grid this layer wants a (C, N, H, W) input in; None: a dense array."""
+        """The grid this layer wants a (C, N, H, W) input in; None: a plain (C, N, H, W) array."""
         return None
 
     # -- geometry: what one image costs and becomes -----------------------------------
@@ -118,13 +118,13 @@ class Layer:
         key = ("unfold", grid, k, padding, id(data), id(cols))
         return self._cached(key, lambda: GridConv(data, grid, k, padding, cols))
 
-    def _on_grid(self, name: str, x: np.ndarray | Planes, grid: Grid) -> np.ndarray:
-        """x (C, N, H, W) or Planes as data: (C, grid.size) with zero padding: x's own
+    def _on_grid(self, name: str, x: np.ndarray | GridBatch, grid: Grid) -> np.ndarray:
+        """x (C, N, H, W) or GridBatch as data: (C, grid.size) with zero padding: x's own
         buffer when it already is that, else a copy into a reused zero-padded one."""
-        if isinstance(x, Planes) and x.zeros and x.grid == grid:
+        if isinstance(x, GridBatch) and x.zeros and x.grid == grid:
             return x.data
         data = self._buf(name, (x.shape[0], grid.size), x.dtype, fill=0)
-        grid.put(data, dense(x))  # writes the pixels only: the padding stays zero
+        grid.put(data, as_array(x))  # writes the pixels only: the padding stays zero
         return data
 
     # -- parameter storage: views into one flat vector -------------------------------
@@ -144,10 +144,10 @@ def to_cm(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(1, 0, 2, 3))  # (N, C, H, W) -> (C, N, H, W)
 
 
-def from_cm(y: np.ndarray | Planes) -> np.ndarray:
-    """(C, N, H, W) or Planes -> a new (N, C, H, W) array, in one copy (a fresh array
+def from_cm(y: np.ndarray | GridBatch) -> np.ndarray:
+    """(C, N, H, W) or GridBatch -> a new (N, C, H, W) array, in one copy (a fresh array
     costs page faults: a second one doubled the public API's time, measured)."""
-    if not isinstance(y, Planes):
+    if not isinstance(y, GridBatch):
         return np.ascontiguousarray(y.transpose(1, 0, 2, 3))
     C, N, H, W = y.shape
     out = np.empty((N, C, H, W), y.dtype)
@@ -159,12 +159,12 @@ class Spatial(Layer):
     """A layer whose fast path works channel-major; the public API stays (N, C, H, W)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return from_cm(self.fwd(to_cm(x), train=True))
+        return from_cm(self.forward_cm(to_cm(x), train=True))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        dx = self.bwd(to_cm(dout))
+        dx = self.backward_cm(to_cm(dout))
         self._check_grads()
         return None if dx is None else from_cm(dx)  # None: a model's first layer
 
 
-__all__ = ["Planes", "dense", "Layer", "to_cm", "from_cm", "Spatial"]
+__all__ = ["GridBatch", "as_array", "Layer", "to_cm", "from_cm", "Spatial"]

@@ -13,11 +13,15 @@ from npcnn.im2col import (
     grid_conv_backward,
     out_size,
 )
-from npcnn.layers.base import Planes, Spatial, dense
+from npcnn.layers.base import GridBatch, Spatial, as_array
 
 
 class Conv2D(Spatial):
     """2-D cross-correlation (as PyTorch's ``Conv2d``) computed by im2col + one matmul.
+
+    The idea without the speed, in about 40 lines: ``npcnn.layers.readable.ReadableConv2D``
+    (same parameters, same numbers); read it first. This one adds grids, blocks of
+    images, reused buffers and the channel-major path a model runs on.
 
     Shape:
         x: (N, C, H, W)  ->  out: (N, F, H', W'),  H' = 1 + (H + 2*padding - k) // stride
@@ -32,7 +36,7 @@ class Conv2D(Spatial):
 
     Stride 1 with ``padding <= k - 1`` (every network here) runs on a grid
     (``input_grid``): input, output and both gradients share one grid geometry, the
-    output and ``dx`` come back as ``Planes``.
+    output and ``dx`` come back as a ``GridBatch``.
 
     Example:
         >>> conv = Conv2D(1, 4, 3, padding=1, init_std=1.0, rng=np.random.default_rng(0))
@@ -94,24 +98,24 @@ class Conv2D(Spatial):
         d = self.k - 1 - 2 * self.padding  # H - H'
         return Grid(g.N, g.H - d, g.W - d, g.pad + d, 1, g.margin)
 
-    def fwd(self, x: np.ndarray | Planes, train: bool = True) -> np.ndarray | Planes:
-        """x: (C, N, H, W) channel-major or Planes -> (F, N, H', W'), Planes on a grid."""
+    def forward_cm(self, x: np.ndarray | GridBatch, train: bool = True) -> np.ndarray | GridBatch:
+        """x: (C, N, H, W) channel-major or GridBatch -> (F, N, H', W'), GridBatch on a grid."""
         C, N, H, W = x.shape
         grid = self.input_grid(N, H, W)
         if grid is None:
-            return self._fwddense(dense(x), train)
+            return self._forward_plain(as_array(x), train)
         data = self._on_grid("xg", x, grid)
         out = self._buf("out", (self.F, grid.size), x.dtype, fill=0)
         self._unfolding(data, grid, self.k, self.padding, self._cols(grid, x.dtype)
                         ).forward(self._mat, out)
         self._cache = ("grid", data, grid) if train else None
-        return Planes(out, self._out_grid(grid), zeros=False)
+        return GridBatch(out, self._out_grid(grid), zeros=False)
 
-    def bwd(self, dout: np.ndarray | Planes) -> np.ndarray | Planes | None:
-        """dout: (F, N, H', W') or Planes -> dx: Planes, (C, N, H, W) on the input's grid
+    def backward_cm(self, dout: np.ndarray | GridBatch) -> np.ndarray | GridBatch | None:
+        """dout: (F, N, H', W') or GridBatch -> dx: GridBatch, (C, N, H, W) on the input's grid
         (None when ``needs_dx`` is False)."""
-        if self._cache[0] == "dense":
-            return self._bwddense(dense(dout))
+        if self._cache[0] == "plain":
+            return self._backward_plain(as_array(dout))
         _, data, grid = self._cache
         k, F, C, p = self.k, self.F, self.C, self.padding
         d = self._on_grid("doutg", dout, self._out_grid(grid))  # zero padding adds nothing
@@ -135,7 +139,7 @@ class Conv2D(Spatial):
         grid_conv_backward(x_unf, d, g_t, tmp, self._unfolding(d, grid, k, k - 1 - p, dcols),
                            w_rot, dx)
         np.copyto(self._gmat, g_t.T)
-        return Planes(dx, grid, zeros=False)
+        return GridBatch(dx, grid, zeros=False)
 
     def _cols(self, grid: Grid, dtype) -> np.ndarray:
         """Scratch columns for a block of images; the last row is ones, written on
@@ -146,7 +150,7 @@ class Conv2D(Spatial):
         step = min(grid.N, block_images(max(rows, F * k * k * self.needs_dx), grid.S))
         return self._buf("cols", (rows, step * grid.S), dtype, fill=1)
 
-    def _fwddense(self, x: np.ndarray, train: bool) -> np.ndarray:
+    def _forward_plain(self, x: np.ndarray, train: bool) -> np.ndarray:
         """x: (C, N, H, W) channel-major -> (F, N, H', W'), any stride and padding."""
         C, N, H, W = x.shape
         k, s, p, F = self.k, self.stride, self.padding, self.F
@@ -163,10 +167,10 @@ class Conv2D(Spatial):
         cols = self._buf("cols" if train else "cols_eval", (rows, width), x.dtype, fill=1)
         out = self._buf("out", (F, N * P), x.dtype)
         conv_cm(xp, k, s, self._mat, out, cols)
-        self._cache = ("dense", cols, x.shape) if train else None
+        self._cache = ("plain", cols, x.shape) if train else None
         return out.reshape(F, N, Ho, Wo)
 
-    def _bwddense(self, dout: np.ndarray) -> np.ndarray | None:
+    def _backward_plain(self, dout: np.ndarray) -> np.ndarray | None:
         """dout: (F, N, H', W') -> dx: (C, N, H, W) (None when ``needs_dx`` is False)."""
         _, cols, (C, N, H, W) = self._cache
         k, s, p, F = self.k, self.stride, self.padding, self.F

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from npcnn.im2col import Grid, GridConv, conv_grid
-from npcnn.layers.base import Layer, Planes, dense
+from npcnn.layers.base import GridBatch, Layer, as_array
 from npcnn.layers.conv import Conv2D
 from npcnn.layers.pointwise import ReLU
 from npcnn.layers.pool import AvgPool2D
@@ -16,7 +16,8 @@ from npcnn.layers.pool import AvgPool2D
 class ConvReLUPool(Layer):
     """Conv2D -> ReLU -> 2x2 AvgPool2D as one stage: a model's first layers (the
     convolution's input gradient is not needed), same numbers up to float summation
-    order, far fewer passes over memory.
+    order, far fewer passes over memory. The convolution alone, readable:
+    ``npcnn.layers.readable.ReadableConv2D``; fast: ``Conv2D``.
 
     The convolution's output, the largest activation, is computed a block of images at
     a time as four phase planes (pixels with even/odd row and column: a ``Grid`` with
@@ -29,8 +30,9 @@ class ConvReLUPool(Layer):
     block (the columns are unfolded again). The three layers keep their own API; a
     model calls this instead.
 
-    Shape: x: (C, N, H, W) channel-major -> (F, N, H/2, W/2) as Planes (or dense when
-    the next layer takes no grid). Odd H or W: the three layers one after another.
+    Shape: x: (C, N, H, W) channel-major -> (F, N, H/2, W/2) as a GridBatch (or a plain
+    array when the next layer takes no grid). Odd H or W: the three layers one after
+    another.
     """
 
     # Floats of columns and convolution output per block (2 MiB): the best of 2^17 to
@@ -56,12 +58,12 @@ class ConvReLUPool(Layer):
                 and conv.k == 2 * conv.padding + 1
                 and (pool.k, pool.stride, pool.padding) == (2, 2, 0))
 
-    def fwd(self, x: np.ndarray | Planes, train: bool = True) -> np.ndarray | Planes:
+    def forward_cm(self, x: np.ndarray | GridBatch, train: bool = True) -> np.ndarray | GridBatch:
         C, N, H, W = x.shape
         self._fused = H % 2 == 0 and W % 2 == 0
         if not self._fused:
             for layer in (self.conv, self.relu, self.pool):
-                x = layer.fwd(x, train)
+                x = layer.forward_cm(x, train)
             return x
         conv, F = self.conv, self.conv.F
         og = self.consumer.input_grid(N, H // 2, W // 2) if self.consumer else None
@@ -71,7 +73,7 @@ class ConvReLUPool(Layer):
         unf = self._unfold(self._on_grid("xg", x, grid), grid, x.dtype)
         direct = og is not None and (og.phases, og.Wq, og.S) == (1, grid.Wq, grid.S)
         if direct:  # the pooled planes are the next layer's grid: write them there
-            out = Planes(self._buf("yg", (F, og.size), x.dtype, fill=0), og, zeros=True)
+            out = GridBatch(self._buf("yg", (F, og.size), x.dtype, fill=0), og, zeros=True)
             y = out.body()
         else:
             y = self._buf("ysum", (F, pooled.size), x.dtype)
@@ -95,28 +97,28 @@ class ConvReLUPool(Layer):
         self._cache = (unf, pooled, kept if keep else None) if train else None
         if direct:
             return out
-        dense = pooled.get(y)
+        pixels = pooled.get(y)
         if og is None:
-            return dense
-        out = Planes(self._buf("yg", (F, og.size), x.dtype, fill=0), og, zeros=True)
-        og.put(out.data, dense)
+            return pixels
+        out = GridBatch(self._buf("yg", (F, og.size), x.dtype, fill=0), og, zeros=True)
+        og.put(out.data, pixels)
         return out
 
-    def bwd(self, dout: np.ndarray | Planes) -> None:
-        """dout: (F, N, H/2, W/2) or Planes -> fills the convolution's grads; None."""
+    def backward_cm(self, dout: np.ndarray | GridBatch) -> None:
+        """dout: (F, N, H/2, W/2) or GridBatch -> fills the convolution's grads; None."""
         if not self._fused:
             for layer in (self.pool, self.relu, self.conv):
-                dout = layer.bwd(dout)
+                dout = layer.backward_cm(dout)
             return None
         unf, pooled, kept = self._cache
         conv, S = self.conv, pooled.S
         F = conv.F
         g = self._buf("g", (F, pooled.size), dout.dtype, fill=0)
-        if isinstance(dout, Planes) and (dout.grid.phases, dout.grid.Wq, dout.grid.S) == (
+        if isinstance(dout, GridBatch) and (dout.grid.phases, dout.grid.Wq, dout.grid.S) == (
                 1, pooled.Wq, S):
             np.multiply(dout.body(), self._mask(pooled, dout.dtype), out=g)
         else:  # onto the pixels of g: its padding stays zero
-            np.multiply(dense(dout), 0.25, out=pooled.interior(g)[:, 0, 0])
+            np.multiply(as_array(dout), 0.25, out=pooled.interior(g)[:, 0, 0])
         z = self._buf("z", (F, unf.refs[1].shape[1]), dout.dtype)
         tmp = self._buf("g_tmp", conv._gmat.shape, dout.dtype)
         for i in range(len(unf.blocks)):

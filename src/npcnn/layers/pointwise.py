@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from npcnn.layers.base import Layer, Planes, dense
+from npcnn.layers.base import GridBatch, Layer, as_array
 
 
 class ReLU(Layer):
     """max(0, x), elementwise; any shape. Caches its output (the mask is output > 0).
 
-    Inside a model, on ``Planes``: in place on the whole buffer (a grid's leftovers
+    Inside a model, on ``GridBatch``: in place on the whole buffer (a grid's leftovers
     included: cheaper than picking out its pixels), and the gradient on the same grid.
     """
 
@@ -18,20 +18,20 @@ class ReLU(Layer):
     # being written and being read, a whole-batch mask would not.
     CHUNK = 1 << 16
 
-    def fwd(self, x: np.ndarray | Planes, train: bool = True) -> np.ndarray | Planes:
-        a = x.body() if isinstance(x, Planes) else x
-        a2 = a.reshape(a.shape[0], -1)  # (rows, n): a view (Planes' rows are contiguous)
+    def forward_cm(self, x: np.ndarray | GridBatch, train: bool = True) -> np.ndarray | GridBatch:
+        a = x.body() if isinstance(x, GridBatch) else x
+        a2 = a.reshape(a.shape[0], -1)  # (rows, n): a view (a GridBatch's rows are contiguous)
         # In place, against a preallocated row of zeros: much faster than a scalar 0 in
         # NumPy's maximum (measured), and the input buffer is not needed again.
         np.maximum(a2, self._buf("zeros", a2.shape[1:], a.dtype, fill=0), out=a2)
         self._y, self._grid = a2, getattr(x, "grid", None)
         return x
 
-    def bwd(self, dout: np.ndarray | Planes) -> np.ndarray | Planes:
-        if self._grid is not None and not isinstance(dout, Planes):
-            # a dense gradient for a grid output: onto a zero-padded copy of the grid
-            dout = Planes(self._on_grid("doutg", dout, self._grid), self._grid, zeros=True)
-        a = dout.body() if isinstance(dout, Planes) else dout
+    def backward_cm(self, dout: np.ndarray | GridBatch) -> np.ndarray | GridBatch:
+        if self._grid is not None and not isinstance(dout, GridBatch):
+            # a plain-array gradient for a grid output: onto a zero-padded copy of the grid
+            dout = GridBatch(self._on_grid("doutg", dout, self._grid), self._grid, zeros=True)
+        a = dout.body() if isinstance(dout, GridBatch) else dout
         a2, y = a.reshape(self._y.shape), self._y
         step = max(1, self.CHUNK // y.shape[1])  # rows per chunk
         mask = self._buf("mask", (min(step, len(y)), y.shape[1]), a.dtype)
@@ -47,15 +47,15 @@ class ReLU(Layer):
 class Sigmoid(Layer):
     """1 / (1 + exp(-x)), elementwise, computed as 0.5 * (1 + tanh(x / 2)) (no overflow)."""
 
-    def fwd(self, x: np.ndarray | Planes, train: bool = True) -> np.ndarray:
-        y = np.tanh(dense(x) * 0.5)
+    def forward_cm(self, x: np.ndarray | GridBatch, train: bool = True) -> np.ndarray:
+        y = np.tanh(as_array(x) * 0.5)
         y += 1
         y *= 0.5
         self._y = y
         return y
 
-    def bwd(self, dout: np.ndarray | Planes) -> np.ndarray:
-        return dense(dout) * self._y * (1 - self._y)
+    def backward_cm(self, dout: np.ndarray | GridBatch) -> np.ndarray:
+        return as_array(dout) * self._y * (1 - self._y)
 
 
 __all__ = ["ReLU", "Sigmoid"]

@@ -6,7 +6,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from npcnn.im2col import out_size
-from npcnn.layers.base import Planes, Spatial, dense
+from npcnn.layers.base import GridBatch, Spatial, as_array
 
 
 class Pool(Spatial):
@@ -62,14 +62,14 @@ class AvgPool2D(Pool):
     Backward spreads each output gradient evenly, /k^2, over its window (the seed's
     ``np.kron`` upsampling, done here as strided copies when windows tile).
     Inside a model, when windows tile, the output goes straight into the grid its
-    consumer reads and the gradient onto the input's grid (``Planes``).
+    consumer reads and the gradient onto the input's grid (``GridBatch``).
     """
 
-    def fwd(self, x: np.ndarray | Planes, train: bool = True) -> np.ndarray | Planes:
+    def forward_cm(self, x: np.ndarray | GridBatch, train: bool = True) -> np.ndarray | GridBatch:
         C, N, H, W = x.shape
         k = self.k
         if not self._tiles(H, W):
-            x = dense(x)
+            x = as_array(x)
         self._shape, self._grid = x.shape, getattr(x, "grid", None)
         if not self._tiles(H, W):
             return self._fwd_windows(x)
@@ -79,17 +79,17 @@ class AvgPool2D(Pool):
             self._sum_tiles(self._pixels(x), y)
             y *= 1.0 / (k * k)
             return y
-        out = Planes(self._buf("yg", (C, og.size), x.dtype, fill=0), og, zeros=True)
+        out = GridBatch(self._buf("yg", (C, og.size), x.dtype, fill=0), og, zeros=True)
         self._sum_tiles(self._pixels(x), og.interior(out.data)[:, 0, 0])
         body = out.body()
         body *= 1.0 / (k * k)  # contiguous rows; the padding stays zero
         return out
 
-    def bwd(self, dout: np.ndarray | Planes) -> np.ndarray | Planes:
+    def backward_cm(self, dout: np.ndarray | GridBatch) -> np.ndarray | GridBatch:
         C, N, H, W = self._shape
         k = self.k
         if not self._tiles(H, W):
-            scaled = dense(dout) * (1.0 / (k * k))
+            scaled = as_array(dout) * (1.0 / (k * k))
             return self._scatter(lambda i, j: scaled, self._shape, dout.dtype)
         scaled = self._buf("scaled", (C, N, H // k, W // k), dout.dtype)
         np.multiply(self._pixels(dout), 1.0 / (k * k), out=scaled)
@@ -104,11 +104,11 @@ class AvgPool2D(Pool):
         for i in range(k):
             for j in range(k):
                 dx6[:, :, :, i, :, j] = scaled
-        return dx if self._grid is None else Planes(dg, self._grid, zeros=True)
+        return dx if self._grid is None else GridBatch(dg, self._grid, zeros=True)
 
-    def _pixels(self, x: np.ndarray | Planes) -> np.ndarray:
+    def _pixels(self, x: np.ndarray | GridBatch) -> np.ndarray:
         """(C, N, H, W) view of x's pixels."""
-        return x.grid.interior(x.data)[:, 0, 0] if isinstance(x, Planes) else x
+        return x.grid.interior(x.data)[:, 0, 0] if isinstance(x, GridBatch) else x
 
     def _sum_tiles(self, x: np.ndarray, y: np.ndarray) -> None:
         """y = the sum of each k x k tile of x: (C, N, H, W) -> (C, N, H/k, W/k)."""
@@ -122,7 +122,7 @@ class AvgPool2D(Pool):
         sum_into(y, [rows[..., j::k] for j in range(k)])
 
     def _fwd_windows(self, x: np.ndarray) -> np.ndarray:
-        """Overlapping or padded windows: x (C, N, H, W) dense -> (C, N, H', W')."""
+        """Overlapping or padded windows: x (C, N, H, W) plain array -> (C, N, H', W')."""
         C, N, H, W = x.shape
         k, s, p = self.k, self.stride, self.padding
         Ho, Wo = out_size(H, k, s, p), out_size(W, k, s, p)
@@ -149,8 +149,8 @@ class MaxPool2D(Pool):
     Backward routes each output gradient to the (first, row-major) maximum of its window.
     """
 
-    def fwd(self, x: np.ndarray | Planes, train: bool = True) -> np.ndarray:
-        x = dense(x)
+    def forward_cm(self, x: np.ndarray | GridBatch, train: bool = True) -> np.ndarray:
+        x = as_array(x)
         C, N, H, W = x.shape
         k, s = self.k, self.stride
         win = sliding_window_view(self._padded("xp", x, -np.inf), (k, k), axis=(2, 3))
@@ -160,8 +160,8 @@ class MaxPool2D(Pool):
         self._idx, self._shape = idx, x.shape
         return np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
 
-    def bwd(self, dout: np.ndarray | Planes) -> np.ndarray:
-        k, dout = self.k, dense(dout)
+    def backward_cm(self, dout: np.ndarray | GridBatch) -> np.ndarray:
+        k, dout = self.k, as_array(dout)
         return self._scatter(lambda i, j: dout * (self._idx == i * k + j),
                              self._shape, dout.dtype)
 

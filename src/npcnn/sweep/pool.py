@@ -5,7 +5,7 @@ Each worker process starts with one BLAS thread (``npcnn.threads.WORKER_ENV``), 
 left to start than cores are free, a run gets the idle cores as batch-split threads
 (``TrainConfig.threads``, capped by what its network can use): the last runs of a sweep
 do not leave a core idle. The split does not change a run's numbers
-(``npcnn.models.DataParallel``).
+(``npcnn.batch_split``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import concurrent.futures as cf
 import multiprocessing
 from pathlib import Path
 
-from npcnn import store, threads
+from npcnn import batch_split, store, threads
 from npcnn.config import TrainConfig
+from npcnn.models import macs_per_image
 from npcnn.sweep.backend import Ended, payload, unpack
 from npcnn.sweep.progress import Tracker
 from npcnn.text import one_line
@@ -44,7 +45,8 @@ class Pool:
             c = queue.pop(0)
             # Cores nobody else will claim: the free ones beyond one per queued run.
             spare = free - len(queue)
-            n = threads.auto_threads(c, available=spare) if spare > 1 else 1
+            n = (batch_split.threads_for(batch_split.chunks(macs_per_image(c)), available=spare)
+                 if spare > 1 else 1)
             fut = self._pool.submit(train_worker, payload(c.replace(threads=n)),
                                     str(self.root))
             self.in_flight[fut] = (c.key(), n)

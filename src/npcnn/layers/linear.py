@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from npcnn.layers.base import Layer, Planes, dense
+from npcnn.layers.base import GridBatch, Layer, as_array
 
 
 class Flatten(Layer):
@@ -24,16 +24,16 @@ class Flatten(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return dout.reshape(self._shape_nchw).copy()
 
-    def fwd(self, x: np.ndarray | Planes, train: bool = True) -> np.ndarray:
+    def forward_cm(self, x: np.ndarray | GridBatch, train: bool = True) -> np.ndarray:
         C, N, H, W = x.shape
         self._shape = x.shape
         y = self._buf("y", (N, C, H, W), x.dtype)
-        np.copyto(y, dense(x).transpose(1, 0, 2, 3))
+        np.copyto(y, as_array(x).transpose(1, 0, 2, 3))
         return y.reshape(N, C * H * W)
 
-    def bwd(self, dout: np.ndarray | Planes) -> np.ndarray:
+    def backward_cm(self, dout: np.ndarray | GridBatch) -> np.ndarray:
         C, N, H, W = self._shape
-        dout = dense(dout)
+        dout = as_array(dout)
         dx = self._buf("dx", (C, N, H, W), dout.dtype)
         np.copyto(dx, dout.reshape(N, C, H, W).transpose(1, 0, 2, 3))
         return dx
@@ -81,7 +81,7 @@ class Linear(Layer):
         m[-1] = 0
         return m.ravel()
 
-    def fwd(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+    def forward_cm(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         x2 = x.reshape(x.shape[0], -1)
         self._x = x2
         y = self._buf("y", (x2.shape[0], self.M), x2.dtype)
@@ -89,7 +89,7 @@ class Linear(Layer):
         y += self.params["b"]
         return y
 
-    def bwd(self, dout: np.ndarray) -> np.ndarray | None:
+    def backward_cm(self, dout: np.ndarray) -> np.ndarray | None:
         np.matmul(self._x.T, dout, out=self.grads["W"])
         np.sum(dout, axis=0, out=self.grads["b"])
         if not self.needs_dx:
