@@ -10,7 +10,7 @@ JOBS      ?=
 SCHEDULER ?=
 ONLY      ?=
 # The machine's MNIST and Fashion-MNIST beside the checkout, if there are (CI and this
-# project's machines); otherwise npcnn finds or downloads them itself (README, "Data").
+# project's machines); otherwise npcnn finds or downloads them itself (README, Conventions).
 export NPCNN_DATA ?= $(if $(wildcard ../shared/data/mnist),$(abspath ../shared/data/mnist),)
 FASHION_HERE := ../shared/data/fashion-mnist
 export NPCNN_DATA_FASHION ?= $(if $(wildcard $(FASHION_HERE)),$(abspath $(FASHION_HERE)),)

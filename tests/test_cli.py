@@ -103,6 +103,19 @@ def test_package_import_leaves_numpy_unloaded():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+def test_a_preset_starts_the_best_network_and_flags_win_over_it(capsys, no_training):
+    from npcnn.cli import build_parser, config_from_args
+    from npcnn.config import BEST
+
+    ns = build_parser().parse_args(["train", "--preset", "best", "--lr", "0.02"])
+    config = config_from_args(ns)
+    assert (config.channels, config.init_std, config.lr) == (BEST["channels"],
+                                                             BEST["init_std"], 0.02)
+    assert main(["train", "--preset", "biggest"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "preset must be one of 'best'" in err
+
+
 def test_help_lists_every_config_field_with_its_default(capsys):
     assert main(["train", "--help"]) == 0
     out = capsys.readouterr().out

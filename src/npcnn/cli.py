@@ -23,7 +23,7 @@ import warnings
 from typing import Any, NoReturn
 
 from npcnn import datasets
-from npcnn.config import ConfigError, TrainConfig
+from npcnn.config import PRESETS, ConfigError, TrainConfig, with_preset
 from npcnn.text import one_line
 
 PROG = "npcnn"
@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         "command resumes an interrupted run or returns a completed one.",
     )
     _add_config_flags(train)
+    train.add_argument("--preset", default="", metavar="NAME",
+                       help=f"start from a named network ({', '.join(PRESETS)}: "
+                       "npcnn.config.BEST); the flags given win over it")
     run = train.add_argument_group("run")
     run.add_argument("--out", metavar="DIR", default=None,
                      help="run directory (default: <run store>/<config key>, the store "
@@ -130,7 +133,7 @@ def config_from_args(ns: argparse.Namespace) -> TrainConfig:
     try:
         if "hidden" in given:
             given["hidden"] = _parse_widths(given["hidden"])
-        return TrainConfig.from_dict(given)
+        return TrainConfig.from_dict(with_preset(given, getattr(ns, "preset", "")))
     except ConfigError as err:
         raise ConfigError(_flag_message(str(err))) from None
 

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from npcnn import datasets, environment, paths, store, threads
-from npcnn.report import compare, execute, index, render
+from npcnn.report import compare, execute, findings, index, render
 from npcnn.report.studies import QUICK_SEEDS, Study, params_of, plan_study, studies
 from npcnn.sweep.calibrate import speed_factors
 from npcnn.sweep.plan import estimate_seconds, labels
@@ -213,6 +213,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--runs", default="", metavar="DIR",
                     help="run store (default $NPCNN_RUNS, the checkout's runs/, or a cache)")
     ap.add_argument("--open", action="store_true", help="open the index in a browser")
+    ap.add_argument("--snapshot", default=None, metavar="DIR",
+                    help="train nothing: copy the findings of the full reports that exist "
+                    "into DIR (FINDINGS.md, and the report.json files it re-renders from, "
+                    "as DIR/findings/<dataset>.json); the repository's is docs/")
     return ap
 
 
@@ -225,6 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds < 0 or args.jobs < 0:
         return fail("--seeds and --jobs must be >= 0")
     out = Path(args.out) if args.out else None
+    if args.snapshot is not None:
+        found = compare.reports((out or paths.reports_dir()).resolve(), quick=args.quick)
+        if not found:
+            return fail("no report to take a snapshot of; run npcnn report first")
+        path = findings.write_snapshot({n: data for n, (_, data) in found.items()},
+                                       Path(args.snapshot))
+        log(f"wrote {path} from the reports of {', '.join(found)}")
+        return 0
     code = build_report(dataset=args.dataset, quick=args.quick, seeds=args.seeds,
                         jobs=args.jobs, out=out, runs_dir=args.runs, only=args.only,
                         scheduler=args.scheduler)

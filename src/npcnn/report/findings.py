@@ -7,7 +7,9 @@ from the ``report.json`` files it came from (``render_markdown``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from npcnn import datasets, text
@@ -16,9 +18,10 @@ from npcnn.claims.original import DATASET as ORIGINAL_DATASET
 from npcnn.claims.original import ORIGINAL
 from npcnn.claims.verdict import IN_PART, MARKS
 from npcnn.data import epoch_words
-from npcnn.report.render import jinja_text
+from npcnn.report.render import jinja_text, write
 
 FINDINGS_MD = "FINDINGS.md"
+SNAPSHOT_JSON = "findings"  # the snapshot's report.json files: findings/<dataset id>.json
 WORD_CSS = {"holds": "holds", "holds in part": "part", "does not hold": "fails",
             "not resolved": "open"}
 
@@ -154,5 +157,25 @@ def render_markdown(reports: Mapping[str, Mapping]) -> str:
     return jinja_text().get_template("findings.md.j2").render(**view(reports))
 
 
-__all__ = ["FINDINGS_MD", "verdicts", "headline", "claims", "clause_rows", "provenance",
-           "view", "render_markdown"]
+def write_snapshot(reports: Mapping[str, Mapping], dest: Path) -> Path:
+    """``dest/FINDINGS.md`` and the ``report.json`` of each report it came from, as
+    ``dest/findings/<dataset id>.json``: a snapshot that ``read_snapshot`` re-renders."""
+    for name, report in reports.items():
+        write(dest / SNAPSHOT_JSON / f"{datasets.get(name).id}.json",
+              json.dumps(report, indent=1, default=str) + "\n")
+    write(dest / FINDINGS_MD, render_markdown(reports))
+    return dest / FINDINGS_MD
+
+
+def read_snapshot(dest: Path) -> dict[str, dict]:
+    """``{dataset name: report.json}`` of a snapshot in ``dest``."""
+    out = {}
+    for path in sorted((dest / SNAPSHOT_JSON).glob("*.json")):
+        ds = datasets.by_id(path.stem)
+        if ds is not None:
+            out[ds.name] = json.loads(path.read_text())
+    return out
+
+
+__all__ = ["FINDINGS_MD", "SNAPSHOT_JSON", "write_snapshot", "read_snapshot", "verdicts",
+           "headline", "claims", "clause_rows", "provenance", "view", "render_markdown"]
