@@ -1,4 +1,4 @@
-"""Pooling: ``AvgPool2D`` (the seed's) and ``MaxPool2D``."""
+"""Pooling: ``AvgPool2D`` (the original's) and ``MaxPool2D``."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class AvgPool2D(Pool):
     """Average pooling; zero padding counts in the mean (PyTorch's count_include_pad).
 
     Shape: x: (N, C, H, W) -> (N, C, H', W'), H' = 1 + (H + 2*padding - k) // stride.
-    Backward spreads each output gradient evenly, /k^2, over its window (the seed's
+    Backward spreads each output gradient evenly, /k^2, over its window (the original's
     ``np.kron`` upsampling, done here as strided copies when windows tile).
     Inside a model, when windows tile, the output goes straight into the grid its
     consumer reads and the gradient onto the input's grid (``GridBatch``).
@@ -99,7 +99,7 @@ class AvgPool2D(Pool):
             dg = self._buf("dxg", (C, self._grid.size), dout.dtype, fill=0)
             dx = self._grid.interior(dg)[:, 0, 0]  # its padding stays zero
         dx6 = dx.reshape(C, N, H // k, k, W // k, k)
-        # Every pixel of a window gets dout/k^2 (the seed's np.kron upsampling): k*k
+        # Every pixel of a window gets dout/k^2 (the original's np.kron upsampling): k*k
         # strided copies, ~3x faster than one 6-D broadcast (measured).
         for i in range(k):
             for j in range(k):
