@@ -75,6 +75,14 @@ def swept(results: Sequence[PointResult], name: str) -> list[tuple[Any, PointRes
     return sorted(pts, key=lambda x: x[0])
 
 
+def slope(x: np.ndarray, y: np.ndarray) -> float:
+    """The least-squares slope of y on x, sum((x - mean x)(y - mean y)) / sum((x -
+    mean x)^2): exactly 0 for flat integer data (a solver's rounding would make a tie
+    look like a sign to the exact test)."""
+    dx = x - x.mean()
+    return float(np.dot(dx, y - y.mean()) / np.dot(dx, dx))
+
+
 def _name(label: str, v: Any) -> str:
     return f"{label}={text.value(v)}"
 
@@ -108,8 +116,7 @@ class Trend:
             if len(xy) < 2:
                 excluded.append(s)
                 continue
-            x, y = np.array(xy, dtype=float).T
-            values.append(float(np.polyfit(x, y, 1)[0]))
+            values.append(slope(*np.array(xy, dtype=float).T))
             used.append(s)
         margin = clause.margin(pts[0][1].config.dataset)
         steps = []
@@ -224,5 +231,5 @@ class Fact:
         return Sample([number], [], [], words, [], fact=(number, self.meets(number)))
 
 
-__all__ = ["Clause", "Pick", "Sample", "swept", "Trend", "Pair", "Collapse", "Level", "MapLevel",
-           "Fact"]
+__all__ = ["Clause", "Pick", "Sample", "swept", "slope", "Trend", "Pair", "Collapse", "Level",
+           "MapLevel", "Fact"]

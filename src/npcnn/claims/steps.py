@@ -106,7 +106,7 @@ def collapse_check(rule: str, a: PointResult, b: PointResult, want: int = +1,
     measured = (f"no seed collapsed at either point (n={r.n})" if nothing else
                 f"collapsed at both {c['both']}, only {a.label} {c['only_a']}, only "
                 f"{b.label} {c['only_b']}, neither {c['neither']} of {r.n} seeds; McNemar's "
-                f"exact p = {r.p:.2g}")
+                f"exact p = {r.p:.3g}")
     data = {"a": a.label, "b": b.label, "test": r.test, "seeds": seeds, "n": r.n,
             **c, "p": r.p, "want": want,
             "collapsed_a": Rate(c["both"] + c["only_a"], r.n).k,

@@ -102,7 +102,7 @@ class Finding:
         c, r, s = self.clause, self.result, self.sample
         return json_safe({
             "key": c.key, "text": c.words, "name": c.short, "log": c.log,
-            "measures": c.metric_words, "what": s.what,
+            "measures": c.metric_words, "what": s.what, "numbers": self.numbers(),
             "kind": c.kind, "test": r.test, "n": r.n, "estimate": r.estimate,
             "interval": list(r.interval) if r.interval else None, "delta": self.margin.delta,
             "delta_why": self.margin.why, "unit": self.margin.scale, "h0": c.h0,
@@ -244,7 +244,7 @@ def number_format(scale: float) -> str:
 
 
 def _p(p: float | None) -> str:
-    return "—" if p is None else f"{p:.2g}"
+    return "—" if p is None else f"{p:.3g}"
 
 
 def _steps_table(f: Finding) -> Table:

@@ -125,11 +125,10 @@ def forest(rows: Sequence[dict], title: str = "", small: bool = False) -> Plot:
 def forest_side_by_side(verdicts: dict[str, dict | None], title: str = "") -> Plot:
     """One claim on several datasets: a panel per dataset (``{title: verdict JSON}``), the
     clauses in the same rows, matched by their key."""
-    keys: list[tuple[str, str]] = []
+    keys: dict[str, str] = {}  # clause key -> its name, in first-seen order
     for v in verdicts.values():
         for c in (v or {}).get("clauses", []):
-            if (c["key"], c.get("name") or c["text"]) not in keys:
-                keys.append((c["key"], c.get("name") or c["text"]))
+            keys.setdefault(c["key"], c.get("name") or c["text"])
     cols = max(1, len(verdicts))
     fig, axes = figure(3.4 * cols + 1.8, 1.0 + 0.32 * max(1, len(keys)), 1, cols,
                        sharey=True)
@@ -137,7 +136,7 @@ def forest_side_by_side(verdicts: dict[str, dict | None], title: str = "") -> Pl
     for j, (name, v) in enumerate(verdicts.items()):
         by_key = {c["key"]: c for c in (v or {}).get("clauses", [])}
         rows = []
-        for key, words in keys:
+        for key, words in keys.items():
             c = by_key.get(key)
             got = rows_of({"clauses": [c]}, steps=False) if c else []
             rows.append(got[0] if got else _row(words, None, None, 0.0, 1.0, False,

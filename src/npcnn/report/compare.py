@@ -67,13 +67,12 @@ def comparison(found: dict) -> dict:
     names = v["names"]
     claims = []
     for row in v["claims"]:
-        keys: list[tuple[str, str]] = []
+        keys: dict[str, str] = {}  # clause key -> the original's words, first seen
         for n in names:
             for c in row["per"][n]["clauses"]:
-                if (c["key"], c["text"]) not in keys:
-                    keys.append((c["key"], c["text"]))
+                keys.setdefault(c["key"], c["text"])
         clauses = []
-        for key, words in keys:
+        for key, words in keys.items():
             per = {}
             for n in names:
                 c = next((x for x in row["per"][n]["clauses"] if x["key"] == key), None)

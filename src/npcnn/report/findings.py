@@ -118,7 +118,8 @@ def clause_rows(clauses: list[dict]) -> list[dict]:
         rows.append({"text": c["text"], "outcome": c["outcome"], "mark": MARKS[c["outcome"]],
                      "css": c["outcome"].replace(" ", "-"), "n": c.get("n"),
                      "estimate": c.get("estimate"), "interval": ci,
-                     "p_holm": c.get("p_holm"), "seeds_needed": c.get("seeds_needed")})
+                     "numbers": c.get("numbers", ""), "p_holm": c.get("p_holm"),
+                     "seeds_needed": c.get("seeds_needed")})
     return rows
 
 
