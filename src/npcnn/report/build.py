@@ -114,7 +114,7 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
                                     seeds=len(s.seeds)) for s in todo}
     for s in (s for s in todo if s.timing):  # alone, before the training, unless unchanged
         _run_page(s, report, code, records, alone=True)
-    trained_s = 0.0
+    trained_s = core_s = 0.0
     if missing:
         printer = ProgressPrinter(every=30, prefix="train ", emit=log)
         t0 = time.perf_counter()
@@ -123,6 +123,8 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
         except ClusterError as err:
             return fail(str(err))
         trained_s = time.perf_counter() - t0
+        core_s = sum(e.get("seconds") or 0.0 for c in missing
+                     for e in (store.run_history(c, root) or {}).get("epochs", []))
         for key, err in errors.items():
             log(f"train FAILED {names.get(key, key)}: {err}")
     # Pages with stored runs mostly start a kernel and draw: one more than the cores keeps
@@ -150,6 +152,9 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
             # a check of the estimate (npcnn.sweep.calibrate).
             "speed_factors": factor, "train_estimate_seconds": estimate,
             "train_seconds": trained_s,
+            # The epochs' own seconds summed over the runs trained: the training's cost in
+            # one core's time, whatever the cores or the cluster.
+            "train_core_seconds": core_s,
             "executed": sum(r.executed for r in records.values()),
             "unchanged": sum(not r.executed and r.status == "ok" for r in records.values()),
             "only": [s.name for s in todo] if only else [],
@@ -157,7 +162,7 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
     index.write_json(report, ds.name, info, {**before, **records})
     page = compare.write_page(root_out, quick)
     failed = [s.name for s in todo if records[s.name].status != "ok"]
-    trained = (f" (training {clock(trained_s)}"
+    trained = (f" (training {clock(trained_s)}, {core_s / 60:.0f} core-minutes"
                + (f", estimated {clock_range(*estimate)})" if estimate is not None else ")")
                if missing else "")
     log(f"wrote {report / 'index.html'} in {clock(info['seconds'])}{trained}"

@@ -130,6 +130,8 @@ def provenance(report: Mapping) -> dict:
     seeds = sorted({s.get("seeds", 0) for s in report.get("studies", []) if s.get("seeds")})
     ds = datasets.by_id(report.get("dataset", "")) or datasets.MNIST
     took = text.clock(info["train_seconds"]) if info.get("train_seconds") else ""
+    if info.get("train_core_seconds"):
+        took += f" ({info['train_core_seconds'] / 60:.0f} core-minutes)"
     return {"dataset": ds.title, "machine": env.get("CPU", "?"), "date": env.get("date", "?"),
             "npcnn": env.get("npcnn", "?"), "numpy": env.get("NumPy", "?"),
             "seeds": "–".join(map(str, [seeds[0], seeds[-1]] if len(seeds) > 1 else seeds))

@@ -99,6 +99,8 @@ def write_index(out: Path, comparison: str = "") -> Path:
     took = ""
     if trained and info.get("train_seconds"):
         took = f" in {text.clock(info['train_seconds'])}"
+        if info.get("train_core_seconds"):
+            took += f" ({info['train_core_seconds'] / 60:.0f} core-minutes)"
         if info.get("train_estimate_seconds") is not None:
             took += f" (estimated {text.clock_range(*info['train_estimate_seconds'])})"
     summary = (f"{text.clock(info.get('seconds', 0))} wall time; {trained} "
