@@ -211,10 +211,12 @@ def test_speed_notebook(env, tmp_path):
     out = tmp_path / "out.ipynb"
     proc = papermill(str(NB / "speed.ipynb"), str(out), "-y",
                      "{channel_counts: [4], batch_sizes: [100], naive_batch: 1, "
-                     "use_torch: false}", cwd=tmp_path, env=env)
+                     "use_torch: false, roofline_channels: [2]}", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     nb = json.loads(out.read_text())
     assert images(nb) == 4  # im2col, per-layer bars, epoch vs channels, vs batch size
     (speed,) = payloads(nb, "speed")
     assert speed["seconds_per_epoch"] > 0
+    (roof,) = payloads(nb, "roofline")
+    assert [(r["channels"], r["threads"]) for r in roof["rows"]] == [(2, 1), (2, 2)]
     assert list((tmp_path / "runs" / "speed").glob("*.json"))  # stored for reuse

@@ -32,52 +32,17 @@ import subprocess
 import sys
 import time
 
+from npcnn import roofline
 from npcnn.data import DataError, check, epoch_words
 from npcnn.environment import cpu, machine, torch_available
+from npcnn.models import geometry
 from npcnn.text import one_line
 from npcnn.threads import BLAS_VARS
+from npcnn.timing import median_ms
+from npcnn.twin import torch_twin
 
-
-# -- the PyTorch twin -----------------------------------------------------------------
-def torch_twin(model):
-    """PyTorch's copy of an npcnn ``Sequential`` (or ``BatchSplit``): the same layers in
-    the same order with the same weights, as ``torch.nn.Sequential``.
-
-    Raises
-    ------
-    TypeError
-        A layer PyTorch has no twin for here.
-    """
-    import numpy as np
-    import torch
-
-    from npcnn.layers import AvgPool2D, Conv2D, Flatten, Linear, MaxPool2D, ReLU, Sigmoid
-
-    twins = []
-    with torch.no_grad():
-        for layer in model.layers:
-            if isinstance(layer, Conv2D):
-                t = torch.nn.Conv2d(layer.C, layer.F, layer.k, stride=layer.stride,
-                                    padding=layer.padding)
-                t.weight.copy_(torch.from_numpy(np.array(layer.params["W"])))
-                t.bias.copy_(torch.from_numpy(np.array(layer.params["b"])))
-            elif isinstance(layer, Linear):  # npcnn's W is (D_in, D_out), PyTorch's (out, in)
-                t = torch.nn.Linear(layer.D, layer.M)
-                t.weight.copy_(torch.from_numpy(np.array(layer.params["W"].T)))
-                t.bias.copy_(torch.from_numpy(np.array(layer.params["b"])))
-            elif isinstance(layer, (AvgPool2D, MaxPool2D)):
-                kind = torch.nn.AvgPool2d if isinstance(layer, AvgPool2D) else torch.nn.MaxPool2d
-                t = kind(layer.k, stride=layer.stride, padding=layer.padding)
-            elif isinstance(layer, ReLU):
-                t = torch.nn.ReLU()
-            elif isinstance(layer, Sigmoid):
-                t = torch.nn.Sigmoid()
-            elif isinstance(layer, Flatten):
-                t = torch.nn.Flatten()
-            else:
-                raise TypeError(f"no PyTorch twin for {layer!r}")
-            twins.append(t)
-    return torch.nn.Sequential(*twins)
+# The channel counts the roofline table always has (``--channels`` adds to them).
+ROOFLINE_CHANNELS = (4, 16, 32)
 
 
 # -- child-side measurements ---------------------------------------------------------
@@ -176,10 +141,10 @@ def _layers(channels: int, batch: int, naive_batch: int, threads: int,
     h = x
     for layer in model.layers:
         xin = h
-        fwd = _median_ms(lambda layer=layer, xin=xin: layer.forward(xin))
+        fwd = median_ms(lambda layer=layer, xin=xin: layer.forward(xin))
         out = layer.forward(xin)
         dout = rng.standard_normal(out.shape).astype(np.float32)
-        bwd = _median_ms(lambda layer=layer, dout=dout: layer.backward(dout))
+        bwd = median_ms(lambda layer=layer, dout=dout: layer.backward(dout))
         naive = _naive_ms(layer, xin[:naive_batch].astype(np.float64),
                           dout[:naive_batch].astype(np.float64), ref)
         scale = batch / naive_batch  # the loops are linear in the batch size
@@ -196,11 +161,11 @@ def _layers(channels: int, batch: int, naive_batch: int, threads: int,
     for i, (row, layer) in enumerate(zip(rows, tl, strict=True)):
         # Same work as training: the first layer's input gradient is never computed.
         xin = h.detach().requires_grad_(i > 0)
-        row["torch_fwd"] = _median_ms(lambda layer=layer, xin=xin: layer(xin))
+        row["torch_fwd"] = median_ms(lambda layer=layer, xin=xin: layer(xin))
         y = layer(xin)
         g = torch.randn_like(y)
         wrt = ([xin] if i > 0 else []) + list(layer.parameters())
-        row["torch_bwd"] = _median_ms(
+        row["torch_bwd"] = median_ms(
             lambda y=y, g=g, wrt=wrt: torch.autograd.grad(y, wrt, g, retain_graph=True))
         h = y.detach()
     return {"rows": rows, "torch": True}
@@ -211,33 +176,21 @@ def _naive_ms(layer, x, dout, ref) -> tuple[float, float]:
     if name == "Conv2D":
         W, b = layer.params["W"].astype(float), layer.params["b"].astype(float)
         s, p = layer.stride, layer.padding
-        return (_median_ms(lambda: ref.conv2d_forward(x, W, b, s, p), repeat=1),
-                _median_ms(lambda: ref.conv2d_backward(dout, x, W, s, p), repeat=1))
+        return (median_ms(lambda: ref.conv2d_forward(x, W, b, s, p), repeat=1),
+                median_ms(lambda: ref.conv2d_backward(dout, x, W, s, p), repeat=1))
     if name == "AvgPool2D":
         k = layer.k
-        return (_median_ms(lambda: ref.avgpool2d_forward(x, k), repeat=1),
-                _median_ms(lambda: ref.avgpool2d_backward(dout, x.shape, k), repeat=1))
+        return (median_ms(lambda: ref.avgpool2d_forward(x, k), repeat=1),
+                median_ms(lambda: ref.avgpool2d_backward(dout, x.shape, k), repeat=1))
     if name == "ReLU":
-        return (_median_ms(lambda: ref.relu_forward(x)),
-                _median_ms(lambda: ref.relu_backward(dout, x)))
+        return (median_ms(lambda: ref.relu_forward(x)),
+                median_ms(lambda: ref.relu_backward(dout, x)))
     if name == "Linear":
         W, b = layer.params["W"].astype(float), layer.params["b"].astype(float)
-        return (_median_ms(lambda: ref.linear_forward(x, W, b)),
-                _median_ms(lambda: ref.linear_backward(dout, x, W)))
-    return (_median_ms(lambda: x.reshape(len(x), -1)),
-            _median_ms(lambda: dout.reshape(x.shape)))
-
-
-def _median_ms(f, repeat: int = 15) -> float:
-    import statistics
-
-    f()  # warm-up: allocates the reused buffers
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+        return (median_ms(lambda: ref.linear_forward(x, W, b)),
+                median_ms(lambda: ref.linear_backward(dout, x, W)))
+    return (median_ms(lambda: x.reshape(len(x), -1)),
+            median_ms(lambda: dout.reshape(x.shape)))
 
 
 def _child() -> None:
@@ -245,7 +198,8 @@ def _child() -> None:
 
     job = json.loads(sys.argv[1])
     kind = job.pop("kind")
-    fn = {"npcnn": _npcnn_epochs, "torch": _torch_epochs, "layers": _layers}[kind]
+    fn = {"npcnn": _npcnn_epochs, "torch": _torch_epochs, "layers": _layers,
+          "limits": roofline.machine_limits, "step": roofline.step_ms}[kind]
     out = fn(**job)
     out["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
@@ -310,6 +264,32 @@ def layer_table(channels: int = 4, batch: int = 100, naive_batch: int = 4,
                    threads=threads, dataset=dataset)["rows"]
 
 
+def roofline_table(channels=ROOFLINE_CHANNELS, threads=(1, 2), use_torch=True,
+                   batch: int = 100, log=print, dataset: str = "mnist") -> dict:
+    """One training step of ``batch`` images per channel count and thread count, npcnn
+    and (``use_torch``) PyTorch, against the roofline (``npcnn.roofline``): this
+    machine's limits, then each step, each in its own child process.
+
+    Returns ``{"limits": roofline.machine_limits(...), "rows": roofline.rows(...)}``.
+    """
+    log("  sgemm peak, copy bandwidth and each GEMM of the steps ...")
+    limits = run_job("limits", blas_threads=max(threads), channels=list(channels),
+                     batch=batch, threads=list(threads), dataset=dataset)
+    steps = []
+    for C in channels:
+        for t in threads:
+            log(f"  one step, C={C:<3d} threads={t} ...")
+            job = {"channels": C, "threads": t, "batch": batch, "dataset": dataset}
+            ours = run_job("step", library="npcnn", **job)
+            step = {"channels": C, "threads": t, "npcnn_ms": ours["ms"],
+                    "npcnn_threads": ours["threads"]}
+            if use_torch:
+                step["torch_ms"] = run_job("step", library="torch", **job)["ms"]
+            steps.append(step)
+    work = {C: geometry(roofline.config(C, dataset=dataset)) for C in channels}
+    return {"limits": limits, "rows": roofline.rows(work, limits, steps, batch)}
+
+
 def format_epoch_table(rows: list[dict]) -> str:
     head = "| C | threads | npcnn s/epoch | PyTorch s/epoch | ratio | npcnn eval 10k s | " \
            "PyTorch eval 10k s | ratio | npcnn peak RSS MiB |"
@@ -358,6 +338,17 @@ def format_layer_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def print_roofline(result: dict) -> None:
+    """The roofline table of ``roofline_table``'s result, with the limits it is read against."""
+    print(f"\none training step of batch {result['rows'][0]['batch']} images of real MNIST "
+          f"against this machine's roofline (median of 30 steps; FLOPs of the step's GEMMs, "
+          "bytes of a layer-at-a-time step: npcnn.roofline)")
+    print(roofline.format_limits(result["limits"]))
+    print(roofline.format_table(result["rows"]))
+    print("\neach GEMM of the step alone, one np.matmul on one thread:")
+    print(roofline.format_gemms(result["limits"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="npcnn bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--channels", type=int, nargs="+", default=[4, 16])
@@ -370,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
                          "skips the per-layer table")
     ap.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     ap.add_argument("--layers-only", action="store_true")
+    ap.add_argument("--roofline-only", action="store_true",
+                    help="only the roofline table: one training step per channel count "
+                         f"({', '.join(map(str, ROOFLINE_CHANNELS))} and --channels) "
+                         "against this machine's sgemm peak and copy bandwidth")
     ap.add_argument("--json", help="also write the results to this JSON file")
     args = ap.parse_args(argv)
     use_torch = torch_available() and not args.no_torch
@@ -377,16 +372,21 @@ def main(argv: list[str] | None = None) -> int:
     if not use_torch:
         print("PyTorch not installed (pip install -e '.[bench]'): npcnn columns only")
     result: dict = {"machine": machine()}
-    if args.defaults or not args.layers_only:
+    if not args.layers_only:
         try:  # before the minutes of the layer table, not after them in a child process
             check()
         except DataError as err:
             print(f"npcnn: error: {one_line(err)}", file=sys.stderr)
             return 2
-    if not args.defaults:
+    if not (args.defaults or args.roofline_only):
         print("\nper-layer ms for a batch of 100 (C=4; naive loops timed on 4 images, scaled):")
         result["layers"] = layer_table(channels=4, threads=1)
         print(format_layer_table(result["layers"]))
+    if not (args.defaults or args.layers_only):
+        channels = sorted({*ROOFLINE_CHANNELS, *args.channels})
+        result["roofline"] = roofline_table(channels, use_torch=use_torch,
+                                            log=lambda m: print(m, file=sys.stderr))
+        print_roofline(result["roofline"])
     if args.defaults:
         print(f"\nseconds per epoch at both libraries' defaults on {cpu()} "
               f"({os.cpu_count()} cores; median of {args.epochs}; {epoch_words()}), "
@@ -395,14 +395,14 @@ def main(argv: list[str] | None = None) -> int:
                            log=lambda m: print(m, file=sys.stderr))
         print(format_defaults_table(rows))
         result["defaults"] = rows
-    elif not args.layers_only:
+    elif not (args.layers_only or args.roofline_only):
         print(f"\nseconds per epoch (median of {args.epochs}; {epoch_words()}), "
               "and evaluation of the test images:")
         rows = epoch_table(args.channels, args.epochs, args.threads, use_torch,
                            log=lambda m: print(m, file=sys.stderr))
         print(format_epoch_table(rows))
         result["epochs"] = rows
-    if args.defaults or not args.layers_only:
+    if args.defaults or not (args.layers_only or args.roofline_only):
         from npcnn.claims.original import ORIGINAL as SEED
 
         print(f"\nthe seed's network needed about {SEED['seconds_per_epoch']:.0f} s per epoch "

@@ -8,7 +8,10 @@ thread each (as the sweep workers run):
   references, the vectorized layers and PyTorch (when installed);
 * seconds per full epoch (train 55,000 + evaluate 15,000 images) against the channel
   count, npcnn beside PyTorch;
-* seconds per full epoch of the seed's network against the batch size.
+* seconds per full epoch of the seed's network against the batch size;
+* one training step per channel count against this machine's roofline (its sgemm peak
+  and copy bandwidth, measured in the same run; ``npcnn.roofline``), npcnn beside
+  PyTorch, on 1 and 2 threads, and each GEMM of the step.
 
 Timings depend on the machine and the code, so the cache key is the parameters, the
 CPU, the NumPy version and a hash of the package's source: a rerun on the same machine
@@ -26,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from npcnn import bench, datasets, environment, store
+from npcnn import bench, datasets, environment, roofline, store
 from npcnn.claims.original import DATASET
 from npcnn.claims.original import ORIGINAL as SEED
 from npcnn.data import epoch_words
@@ -37,7 +40,7 @@ from npcnn.threads import worker_environment
 # The modules whose code the timings measure; editing the report's own modules does not
 # invalidate stored timings.
 _TIMED = ("bench", "config", "data", "datasets", "im2col", "layers", "losses", "models", "optim",
-          "reference", "schedules", "threads", "trainer")
+          "reference", "roofline", "schedules", "threads", "timing", "trainer", "twin")
 
 
 def _source_hash() -> str:
@@ -51,9 +54,10 @@ def _source_hash() -> str:
 
 def _cache_path(channel_counts: list[int], batch_sizes: list[int], layer_channels: int,
                 naive_batch: int, use_torch: bool, runs_dir: str,
-                dataset: str) -> tuple[Path, dict]:
+                dataset: str, roofline_channels: list[int]) -> tuple[Path, dict]:
     use_torch = bool(use_torch) and environment.torch_available()
     params = {"channel_counts": list(channel_counts), "batch_sizes": list(batch_sizes),
+              "roofline_channels": list(roofline_channels),
               "layer_channels": layer_channels, "naive_batch": naive_batch,
               "torch": use_torch, "machine": environment.machine(), "numpy": np.__version__,
               "source": _source_hash()}
@@ -65,17 +69,19 @@ def _cache_path(channel_counts: list[int], batch_sizes: list[int], layer_channel
 
 def measure(channel_counts: list[int], batch_sizes: list[int], layer_channels: int = 4,
             naive_batch: int = 4, use_torch: bool = True, runs_dir: str = "",
-            remeasure: bool = False, dataset: str = datasets.DEFAULT) -> dict:
+            remeasure: bool = False, dataset: str = datasets.DEFAULT,
+            roofline_channels: tuple[int, ...] = bench.ROOFLINE_CHANNELS) -> dict:
     """All measurements of the speed page, from the cache when the same ones exist.
 
     Returns
     -------
     dict with ``machine``, ``numpy``, ``layers`` (rows of ``bench.layer_table``),
     ``epochs`` (rows of ``bench.epoch_table``, one per channel count) and ``batch``
-    (``{"batch_size", "seconds"}`` rows), ``cached`` (bool).
+    (``{"batch_size", "seconds"}`` rows), ``roofline`` (``bench.roofline_table``, 1 and 2
+    threads, at ``roofline_channels``), ``cached`` (bool).
     """
     path, params = _cache_path(channel_counts, batch_sizes, layer_channels, naive_batch,
-                               use_torch, runs_dir, dataset)
+                               use_torch, runs_dir, dataset, roofline_channels)
     use_torch = params["torch"]
     if path.exists() and not remeasure:
         return {"dataset": dataset, **json.loads(path.read_text()), "cached": True}
@@ -87,6 +93,8 @@ def measure(channel_counts: list[int], batch_sizes: list[int], layer_channels: i
                                       dataset=dataset)
     out["batch"] = [{"batch_size": b, "seconds": s} for b, s in
                     zip(batch_sizes, _batch_epochs(batch_sizes, dataset), strict=True)]
+    out["roofline"] = bench.roofline_table(tuple(roofline_channels), use_torch=use_torch,
+                                           log=lambda m: None, dataset=dataset)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(out, indent=1).encode())
     return {**out, "cached": False}
@@ -171,10 +179,41 @@ def epoch_rows(m: dict) -> Table:
                  "One full epoch each, one thread; k=3, batch 100, lr 0.01, momentum 0.9")
 
 
-def seed_rows(m: dict) -> Table:
-    """The seed's seconds per epoch beside ours, for the default network (C=4). The seed
-    timed MNIST; an epoch of another dataset of the same image size and count costs the
-    same (the seed's row is then shown as the seed's MNIST epoch)."""
+def roofline_rows(m: dict) -> Table:
+    """One training step per channel count and thread count against this machine's
+    roofline (``npcnn.roofline``); the payload (kind "roofline") has every number."""
+    r = m["roofline"]
+    rows = [[x["channels"], x["threads"] if x["npcnn_threads"] == x["threads"]
+             else f"{x['threads']} ({x['npcnn_threads']} used by npcnn)",
+             round(x["gflop"], 3), round(x["mbytes"], 1), round(x["compute_ms"], 2),
+             round(x["memory_ms"], 2), round(x["roofline_ms"], 2), round(x["npcnn_ms"], 2),
+             f"{x['npcnn_x']:.1f}x", round(x["torch_ms"], 2) if "torch_ms" in x
+             else "not installed", f"{x['torch_x']:.1f}x" if "torch_x" in x else "—"]
+            for x in r["rows"]]
+    cols = ["C", "threads", "GFLOP", "MB moved", "compute ms", "memory ms", "roofline ms",
+            "npcnn ms", "npcnn / roofline", "PyTorch ms", "PyTorch / roofline"]
+    return Table(cols, rows, roofline.format_limits(r["limits"]) + "; one step of batch "
+                 f"{r['rows'][0]['batch']}, median of 30, PyTorch with the same weights",
+                 data={"kind": "roofline", **r})
+
+
+def gemm_rows(m: dict) -> Table:
+    """Each GEMM of each step alone, one np.matmul on one thread, against the peak."""
+    limits = m["roofline"]["limits"]
+    peak = limits["sgemm_gflops"]["1"]
+    rows = [[g["channels"], g["name"], g["product"], f"{g['M']} x {g['K']} x {g['N']}",
+             g["layout"], round(g["flops"] / 1e6, 2), round(g["gflops"]),
+             f"{100 * g['gflops'] / peak:.0f}%"] for g in limits["gemms"]]
+    return Table(["C", "layer", "product", "M x K x N", "layout", "MFLOP", "GFLOP/s",
+                  "of 1-thread peak"], rows,
+                 f"The step's GEMMs one by one (layout: T where an operand is a transposed "
+                 f"view); one-thread sgemm peak {peak:.0f} GFLOP/s")
+
+
+def original_rows(m: dict) -> Table:
+    """The original report's seconds per epoch beside ours, for the default network
+    (C=4). The original report timed MNIST; an epoch of another dataset of the same image
+    size and count costs the same (its row then shows its MNIST epoch)."""
     ours = [r for r in m["epochs"] if r["channels"] == 4]
     spe = ours[0]["npcnn_epoch_s"] if ours else float("nan")
     dataset = m.get("dataset", DATASET)
@@ -182,12 +221,12 @@ def seed_rows(m: dict) -> Table:
             "dataset": datasets.get(dataset).id}
     on = "" if dataset == DATASET else f" (npcnn on {datasets.get(dataset).title})"
     return Table(["", "seconds per epoch (C=4)", "100 epochs", "machine"], [
-        ["seed (MNIST)", SEED["seconds_per_epoch"], f"{SEED['default_hours']:g} h",
+        ["original report (MNIST)", SEED["seconds_per_epoch"], f"{SEED['default_hours']:g} h",
          SEED["machine"]],
         ["npcnn" + on, round(spe, 2), f"{100 * spe / 60:.1f} min",
          f"{m['machine']}, 1 thread"],
         ["speed-up", f"{SEED['seconds_per_epoch'] / spe:.0f}x", "", ""],
-    ], "The seed's default network, one epoch", data=data)
+    ], "The original report's default network, one epoch", data=data)
 
 
 def environment_table() -> Table:
@@ -196,4 +235,4 @@ def environment_table() -> Table:
 
 
 __all__ = ["measure", "layer_rows", "layer_plot", "epoch_plot", "batch_plot",
-           "epoch_rows", "seed_rows", "environment_table"]
+           "epoch_rows", "roofline_rows", "gemm_rows", "original_rows", "environment_table"]
