@@ -1,4 +1,4 @@
-"""Speed benchmark: npcnn against PyTorch CPU on the seed's network, side by side.
+"""Speed benchmark: npcnn against PyTorch CPU on the original's network, side by side.
 
 ``python -m npcnn bench`` (or ``make bench``) measures, in one run:
 
@@ -403,10 +403,11 @@ def main(argv: list[str] | None = None) -> int:
         print(format_epoch_table(rows))
         result["epochs"] = rows
     if args.defaults or not (args.layers_only or args.roofline_only):
-        from npcnn.claims.original import ORIGINAL as SEED
+        from npcnn.claims.original import ORIGINAL
 
-        print(f"\nthe seed's network needed about {SEED['seconds_per_epoch']:.0f} s per epoch "
-              f"({SEED['default_hours']:g} h / 100 epochs, {SEED['machine']}).")
+        print(f"\nthe original's network needed about {ORIGINAL['seconds_per_epoch']:.0f} s "
+              f"per epoch ({ORIGINAL['default_hours']:g} h / 100 epochs, "
+              f"{ORIGINAL['machine']}).")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

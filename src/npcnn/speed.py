@@ -8,7 +8,7 @@ thread each (as the sweep workers run):
   references, the vectorized layers and PyTorch (when installed);
 * seconds per full epoch (train 55,000 + evaluate 15,000 images) against the channel
   count, npcnn beside PyTorch;
-* seconds per full epoch of the seed's network against the batch size;
+* seconds per full epoch of the original's network against the batch size;
 * one training step per channel count against this machine's roofline (its sgemm peak
   and copy bandwidth, measured in the same run; ``npcnn.roofline``), npcnn beside
   PyTorch, on 1 and 2 threads, and each GEMM of the step.
@@ -30,8 +30,7 @@ from typing import Any
 import numpy as np
 
 from npcnn import bench, datasets, environment, roofline, store
-from npcnn.claims.original import DATASET
-from npcnn.claims.original import ORIGINAL as SEED
+from npcnn.claims.original import DATASET, ORIGINAL
 from npcnn.data import epoch_words
 from npcnn.safeio import atomic_write
 from npcnn.sweep.tables import Table
@@ -101,7 +100,7 @@ def measure(channel_counts: list[int], batch_sizes: list[int], layer_channels: i
 
 
 def _batch_epochs(batch_sizes: list[int], dataset: str) -> list[float]:
-    """Seconds of one full epoch of the seed's network per batch size, one after another
+    """Seconds of one full epoch of the original's network per batch size, one after another
     in a single worker process with one BLAS thread."""
     ctx = multiprocessing.get_context("spawn")
     with worker_environment(), cf.ProcessPoolExecutor(1, mp_context=ctx) as pool:
@@ -167,7 +166,8 @@ def batch_plot(m: dict) -> Any:
 
     x = [r["batch_size"] for r in m["batch"]]
     return plots.lines(x, {"npcnn, C=4": [r["seconds"] for r in m["batch"]]}, "batch size",
-                       "seconds per epoch", "seconds per epoch vs batch size (seed's network)")
+                       "seconds per epoch",
+                       "seconds per epoch vs batch size (the original's network)")
 
 
 def epoch_rows(m: dict) -> Table:
@@ -221,11 +221,11 @@ def original_rows(m: dict) -> Table:
             "dataset": datasets.get(dataset).id}
     on = "" if dataset == DATASET else f" (npcnn on {datasets.get(dataset).title})"
     return Table(["", "seconds per epoch (C=4)", "100 epochs", "machine"], [
-        ["original report (MNIST)", SEED["seconds_per_epoch"], f"{SEED['default_hours']:g} h",
-         SEED["machine"]],
+        ["original report (MNIST)", ORIGINAL["seconds_per_epoch"],
+         f"{ORIGINAL['default_hours']:g} h", ORIGINAL["machine"]],
         ["npcnn" + on, round(spe, 2), f"{100 * spe / 60:.1f} min",
          f"{m['machine']}, 1 thread"],
-        ["speed-up", f"{SEED['seconds_per_epoch'] / spe:.0f}x", "", ""],
+        ["speed-up", f"{ORIGINAL['seconds_per_epoch'] / spe:.0f}x", "", ""],
     ], "The original report's default network, one epoch", data=data)
 
 
