@@ -12,7 +12,8 @@
 * peak memory (max RSS) of each measuring process.
 
 Thread counts: ``--threads 1 2`` gives both libraries the same count (npcnn: its batch
-split run on that many threads, BLAS at one thread; PyTorch: ``torch.set_num_threads``).
+split run on that many cores, BLAS at one thread, on processes where they pay
+(``npcnn.batch_split.PROCESS_MIN_MACS``); PyTorch: ``torch.set_num_threads``).
 ``--defaults`` instead runs each library as a user gets it: npcnn with
 ``TrainConfig(threads=0)`` (``npcnn.batch_split.threads_for``), PyTorch with its own default
 ``torch.get_num_threads()``, and no thread variables in either child's environment.
@@ -55,7 +56,7 @@ def _config(channels: int, epochs: int = 1, threads: int = 1, dataset: str = "mn
 
 def _npcnn_epochs(channels: int, epochs: int, threads: int, dataset: str = "mnist") -> dict:
     """threads: as ``TrainConfig.threads`` (0: npcnn's default, auto)."""
-    from npcnn.batch_split import BatchSplit
+    from npcnn.batch_split import BatchSplit, ProcessSplit
     from npcnn.data import load
     from npcnn.trainer import evaluate, train
 
@@ -72,7 +73,8 @@ def _npcnn_epochs(channels: int, epochs: int, threads: int, dataset: str = "mnis
     return {"epoch_s": [e["seconds"] for e in result.epochs], "eval10k_s": t,
             "test_acc": result.final_test_acc,
             "threads": result.model.threads if isinstance(result.model, BatchSplit) else 1,
-            "chunks": result.model.chunks if isinstance(result.model, BatchSplit) else 1}
+            "chunks": result.model.chunks if isinstance(result.model, BatchSplit) else 1,
+            "processes": isinstance(result.model, ProcessSplit)}
 
 
 def _torch_epochs(channels: int, epochs: int, threads: int, dataset: str = "mnist") -> dict:
@@ -244,7 +246,8 @@ def epoch_table(channels=(4, 16), epochs: int = 3, threads=(1,), use_torch=True,
             row = {"channels": C, "threads": t, "npcnn_epoch_s": med(ours["epoch_s"]),
                    "npcnn_eval_s": med(ours["eval10k_s"]),
                    "npcnn_rss_mib": ours["max_rss_mib"], "npcnn_acc": ours["test_acc"],
-                   "npcnn_threads": ours["threads"], "npcnn_chunks": ours["chunks"]}
+                   "npcnn_threads": ours["threads"], "npcnn_chunks": ours["chunks"],
+                   "npcnn_processes": ours.get("processes", False)}
             if use_torch:
                 log(f"  pytorch C={C:<3d} threads={name} ...")
                 ref = run_job("torch", blas, channels=C, epochs=epochs, threads=t,
@@ -307,15 +310,15 @@ def format_epoch_table(rows: list[dict]) -> str:
 def format_defaults_table(rows: list[dict]) -> str:
     """The epoch table at both libraries' defaults (rows of ``epoch_table(threads=(0,))``):
     which threads each used, s/epoch, ratio, 10k evaluation and peak memory of both."""
-    head = ("| C | npcnn threads (auto) | PyTorch threads (default) | npcnn s/epoch | "
+    head = ("| C | npcnn cores (auto) | PyTorch threads (default) | npcnn s/epoch | "
             "PyTorch s/epoch | ratio | npcnn eval 10k s | PyTorch eval 10k s | ratio | "
             "npcnn peak RSS MiB | PyTorch peak RSS MiB |")
     lines = [head, "|" + "---|" * 11]
     for r in rows:
         def g(key, fmt="{:.2f}", r=r):
             return fmt.format(r[key]) if key in r else "n/a"
-        ours = (f"{r['npcnn_threads']} ({r['npcnn_chunks']} batch part"
-                f"{'s' if r['npcnn_chunks'] > 1 else ''})")
+        ours = (f"{r['npcnn_threads']}{' processes' if r.get('npcnn_processes') else ''} "
+                f"({r['npcnn_chunks']} batch part{'s' if r['npcnn_chunks'] > 1 else ''})")
         lines.append(f"| {r['channels']} | {ours} | {g('torch_threads', '{}')} | "
                      f"{g('npcnn_epoch_s')} | {g('torch_epoch_s')} | "
                      f"{g('epoch_ratio', '{:.2f}x')} | "

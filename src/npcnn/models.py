@@ -116,14 +116,20 @@ class Sequential:
         for layer in layers:
             layer._bufs = {}
         twin = Sequential(layers, dtype=self.dtype, in_shape=self.in_shape)
+        twin.bind(self.params, twin.grads)
+        return twin
+
+    def bind(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """Make ``params``/``grads`` these (P,) arrays, every layer's dicts views into
+        them (another model's parameters, or arrays in shared memory). The layers' current
+        parameter values are written into ``params``."""
         offset = 0
-        for layer in twin.layers:
+        for layer in self.layers:
             n = layer.n_params
             if n:
-                layer.bind(self.params[offset:offset + n], twin.grads[offset:offset + n])
+                layer.bind(params[offset:offset + n], grads[offset:offset + n])
             offset += n
-        twin.params = self.params
-        return twin
+        self.params, self.grads = params, grads
 
     def __repr__(self) -> str:
         inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))

@@ -18,8 +18,11 @@ import os
 from collections.abc import Iterator
 
 BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# Set in a worker process: it trains its runs in this one process (a pool's workers share
+# the cores already, so a run's batch split stays on threads: ``npcnn.batch_split``).
+WORKER_VAR = "NPCNN_WORKER"
 # The environment of a worker process that trains one run on one core.
-WORKER_ENV = {**dict.fromkeys(BLAS_VARS, "1"), "TQDM_DISABLE": "1"}
+WORKER_ENV = {**dict.fromkeys(BLAS_VARS, "1"), "TQDM_DISABLE": "1", WORKER_VAR: "1"}
 
 
 def cores() -> int:
@@ -28,6 +31,11 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def in_worker() -> bool:
+    """Whether this process was started with ``WORKER_ENV`` (one of a pool's workers)."""
+    return os.environ.get(WORKER_VAR, "") not in ("", "0")
 
 
 def blas_limit(n: int = 1) -> contextlib.AbstractContextManager:
@@ -53,4 +61,5 @@ def worker_environment() -> Iterator[None]:
                 os.environ[k] = v
 
 
-__all__ = ["BLAS_VARS", "WORKER_ENV", "cores", "blas_limit", "worker_environment"]
+__all__ = ["BLAS_VARS", "WORKER_VAR", "WORKER_ENV", "cores", "in_worker", "blas_limit",
+           "worker_environment"]

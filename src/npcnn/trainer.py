@@ -215,6 +215,7 @@ def train(
         raise TrainingInterrupted(result) from exc
     finally:
         loop.bar.close()
+        batch_split.release(result.model)  # no worker process outlives the loop
     if run_dir is not None:
         _write_history(run_dir, result)
     return result
