@@ -1,4 +1,4 @@
-"""Models: a ``Sequential`` container, the two networks the seed compared, built for the
+"""Models: a ``Sequential`` container, the two networks the original report compared, built for the
 data a config names, and their geometry. How a run splits its batches over cores is
 ``npcnn.batch_split``'s.
 
@@ -167,7 +167,7 @@ def cnn(kernel_size: int = 3, channels: int = 4, init_std: float = 1.0,
         linear_init_std: float = 0.1, seed: int = 0,
         in_shape: tuple[int, int, int] = datasets.MNIST.image_shape,
         classes: int = datasets.MNIST.n_classes, dtype=np.float32) -> Sequential:
-    """The seed's network for images of ``in_shape`` (C0, H, W) and ``classes`` classes::
+    """The original report's network for images of ``in_shape`` (C0, H, W) and ``classes`` classes::
 
         Conv(C0->C, k, pad k//2) -> ReLU -> AvgPool(2) -> Conv(C->C, k, pad k//2) -> ReLU
         -> AvgPool(2) -> Flatten(C*(H//4)*(W//4)) -> Linear(-> classes)
@@ -198,7 +198,7 @@ def mlp(hidden: tuple[int, ...] = (100, 50), init_std: float = 0.01, seed: int =
         classes: int = datasets.MNIST.n_classes, dtype=np.float32) -> Sequential:
     """Flatten -> [Linear -> ReLU] per hidden width -> Linear(-> classes).
 
-    The seed's 784-100-50-10 (MNIST) has 784*100+100 + 100*50+50 + 50*10+10 = 84,060
+    The original's 784-100-50-10 (MNIST) has 784*100+100 + 100*50+50 + 50*10+10 = 84,060
     parameters.
     """
     rng = np.random.default_rng(seed)
