@@ -184,8 +184,10 @@ def test_a_report_renders_offline_pages_and_redoes_only_what_changed(mnist_dir, 
     assert 0 < info["speed_factors"][0] <= info["speed_factors"][1]
     said = clock_range(low, high)
     assert f"to train (about {said} at this machine's speed)" in log
-    assert f"(training {clock(info['train_seconds'])}, estimated {said})" in log
-    assert f"trained in {clock(info['train_seconds'])} (estimated {said})" in index
+    core = f"{info['train_core_seconds'] / 60:.0f} core-minutes"
+    assert 0 < info["train_core_seconds"] <= info["train_seconds"] * info["jobs"] * 1.05
+    assert f"(training {clock(info['train_seconds'])}, {core}, estimated {said})" in log
+    assert f"trained in {clock(info['train_seconds'])}" in index
 
     mtime = (out / "notebooks" / "lr.ipynb").stat().st_mtime_ns
     # Nothing to train: no time spent measuring this machine's speed.
