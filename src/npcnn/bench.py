@@ -289,7 +289,7 @@ def roofline_table(channels=ROOFLINE_CHANNELS, threads=(1, 2), use_torch=True,
             job = {"channels": C, "threads": t, "batch": batch, "dataset": dataset}
             ours = run_job("step", library="npcnn", **job)
             step = {"channels": C, "threads": t, "npcnn_ms": ours["ms"],
-                    "npcnn_threads": ours["threads"]}
+                    "npcnn_threads": ours["threads"], "npcnn_processes": ours["processes"]}
             if use_torch:
                 step["torch_ms"] = run_job("step", library="torch", **job)["ms"]
             steps.append(step)
