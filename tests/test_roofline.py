@@ -55,10 +55,12 @@ def test_rows_take_the_larger_limit_and_the_table_has_one_line_per_step():
     geo = geometry(TrainConfig(channels=4))
     steps = [{"channels": 4, "threads": 1, "npcnn_ms": 3.0, "npcnn_threads": 1,
               "torch_ms": 6.0},
-             {"channels": 4, "threads": 2, "npcnn_ms": 2.9, "npcnn_threads": 1}]
+             {"channels": 4, "threads": 2, "npcnn_ms": 2.9, "npcnn_threads": 1},
+             {"channels": 4, "threads": 2, "npcnn_ms": 2.0, "npcnn_threads": 2,
+              "npcnn_processes": True}]
     rows = roofline.rows({4: geo}, LIMITS, steps, 100)
     flops, nbytes = roofline.step_flops(geo, 100), roofline.step_bytes(geo, 100)
-    for r, peak in zip(rows, (100.0, 180.0), strict=True):
+    for r, peak in zip(rows, (100.0, 180.0, 180.0), strict=True):
         assert r["compute_ms"] == pytest.approx(flops / peak / 1e6)
         assert r["memory_ms"] == pytest.approx(nbytes / 20.0 / 1e6)
         assert r["roofline_ms"] == max(r["compute_ms"], r["memory_ms"])
@@ -68,6 +70,7 @@ def test_rows_take_the_larger_limit_and_the_table_has_one_line_per_step():
     assert len(lines) == 2 + len(steps) and lines[0].count("|") == 12
     assert lines[2].startswith("| 4 | 1 | 0.029 |") and lines[2].endswith("x |")
     assert lines[3].startswith("| 4 | 2 (1 used) |") and "| not installed | — |" in lines[3]
+    assert lines[4].startswith("| 4 | 2 (npcnn: processes) |")
     assert "100 GFLOP/s on 1 thread, 180 GFLOP/s on 2 threads" in roofline.format_limits(LIMITS)
     assert "| 4 | Conv2D(1, 4) | dW | 4 x 78400 x 9 | NT | 5.64 | 25 | 25% |" in \
         roofline.format_gemms(LIMITS)

@@ -9,6 +9,10 @@
 * evaluation time of the 10,000 test images;
 * forward/backward time per layer: vectorized layers vs the loop-based references
   (``npcnn.reference``) vs PyTorch;
+* one training step of batch 100 at C=4, 16, 32 (and ``--channels``), on 1 and 2
+  threads, against this machine's roofline (``npcnn.roofline``: the step's FLOPs and
+  bytes, the sgemm peak and copy bandwidth measured in the same run), npcnn and PyTorch,
+  and each GEMM of the step (``--roofline-only``: this table alone);
 * peak memory (max RSS) of each measuring process.
 
 Thread counts: ``--threads 1 2`` gives both libraries the same count (npcnn: its batch
@@ -285,7 +289,7 @@ def roofline_table(channels=ROOFLINE_CHANNELS, threads=(1, 2), use_torch=True,
             job = {"channels": C, "threads": t, "batch": batch, "dataset": dataset}
             ours = run_job("step", library="npcnn", **job)
             step = {"channels": C, "threads": t, "npcnn_ms": ours["ms"],
-                    "npcnn_threads": ours["threads"]}
+                    "npcnn_threads": ours["threads"], "npcnn_processes": ours["processes"]}
             if use_torch:
                 step["torch_ms"] = run_job("step", library="torch", **job)["ms"]
             steps.append(step)

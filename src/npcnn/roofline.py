@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from npcnn.batch_split import BatchSplit
+from npcnn.batch_split import BatchSplit, ProcessSplit
 from npcnn.config import TrainConfig
 from npcnn.data import load
 from npcnn.losses import get_loss
@@ -177,14 +177,16 @@ def step_ms(library: str, channels: int, threads: int, batch: int, dataset: str 
     first ``batch`` training images, the median of ``repeat``; npcnn as its trainer runs
     it (``threads`` as ``TrainConfig.threads``; BLAS on one thread), PyTorch
     (``library="torch"``) on a twin with the same initial weights and
-    ``torch.set_num_threads(threads)``. Also says how many threads npcnn used."""
+    ``torch.set_num_threads(threads)``. Also says how many cores npcnn used, and whether
+    on processes (``npcnn.batch_split.ProcessSplit``)."""
     cfg = config(channels, threads, dataset)
     x, y = (a[:batch] for a in load(dataset)[:2])
     if library == "npcnn":
         model, opt = fresh(cfg)
         loss = get_loss(cfg.loss)
         return {"ms": median_ms(lambda: train_step(model, loss, opt, x, y), repeat),
-                "threads": model.threads if isinstance(model, BatchSplit) else 1}
+                "threads": model.threads if isinstance(model, BatchSplit) else 1,
+                "processes": isinstance(model, ProcessSplit)}
     import torch  # the optional dependency: only for its own measurement
 
     torch.set_num_threads(threads)
@@ -205,8 +207,8 @@ def rows(work: dict[int, list], limits: dict, steps: list[dict], batch: int) -> 
     """One row per measured step: work (``work``: channels -> geometry), the roofline at
     its thread count and how many times it the measured steps took.
 
-    steps: dicts with ``channels``, ``threads``, ``npcnn_ms``, ``npcnn_threads`` and
-    (PyTorch installed) ``torch_ms``.
+    steps: dicts with ``channels``, ``threads``, ``npcnn_ms``, ``npcnn_threads``,
+    ``npcnn_processes`` (its parts ran in processes) and (PyTorch installed) ``torch_ms``.
     """
     out = []
     for s in steps:
@@ -240,6 +242,7 @@ def format_table(table: list[dict]) -> str:
         torch = (f"{r['torch_ms']:.2f} | {r['torch_x']:.1f}x" if "torch_ms" in r
                  else "not installed | —")
         used = "" if r["npcnn_threads"] == r["threads"] else f" ({r['npcnn_threads']} used)"
+        used += " (npcnn: processes)" if r.get("npcnn_processes") else ""
         lines.append(f"| {r['channels']} | {r['threads']}{used} | {r['gflop']:.3f} | "
                      f"{r['mbytes']:.1f} | {r['compute_ms']:.2f} | {r['memory_ms']:.2f} | "
                      f"{r['roofline_ms']:.2f} | {r['npcnn_ms']:.2f} | {r['npcnn_x']:.1f}x | "

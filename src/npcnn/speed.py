@@ -183,8 +183,9 @@ def roofline_rows(m: dict) -> Table:
     """One training step per channel count and thread count against this machine's
     roofline (``npcnn.roofline``); the payload (kind "roofline") has every number."""
     r = m["roofline"]
-    rows = [[x["channels"], x["threads"] if x["npcnn_threads"] == x["threads"]
-             else f"{x['threads']} ({x['npcnn_threads']} used by npcnn)",
+    rows = [[x["channels"], (str(x["threads"]) if x["npcnn_threads"] == x["threads"]
+             else f"{x['threads']} ({x['npcnn_threads']} used by npcnn)")
+             + (" (npcnn on processes)" if x.get("npcnn_processes") else ""),
              round(x["gflop"], 3), round(x["mbytes"], 1), round(x["compute_ms"], 2),
              round(x["memory_ms"], 2), round(x["roofline_ms"], 2), round(x["npcnn_ms"], 2),
              f"{x['npcnn_x']:.1f}x", round(x["torch_ms"], 2) if "torch_ms" in x
