@@ -89,7 +89,7 @@ def test_momentum_schedule():
 
 
 def test_factories_read_the_config():
-    cfg = TrainConfig()  # the seed's defaults: plateau, lr 0.01, window 10, 1e-3, x0.5
+    cfg = TrainConfig()  # the original's defaults: plateau, lr 0.01, window 10, 1e-3, x0.5
     assert make_lr_schedule(cfg) == PlateauLR(0.01, 10, 1e-3, 0.5)
     cfg = TrainConfig(schedule="step", lr=0.1, step_size=4, lr_decay=0.3)
     assert make_lr_schedule(cfg) == StepLR(0.1, 4, 0.3)

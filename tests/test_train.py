@@ -253,7 +253,7 @@ def test_seed_network_one_epoch_on_real_mnist(mnist_dir):
     gives 0.8865 test accuracy (seeds 1-4: 0.876-0.887), so the 0.90 first asked for is
     not reached by this network at lr 0.01; we require 0.85, which a broken gradient,
     loss or schedule (chance is 0.10) misses by far. On the full 55,000 images one epoch
-    gives 0.947; the seed reported "about 0.93 after the first epoch", required here.
+    gives 0.947; the original reported "about 0.93 after the first epoch", required here.
     """
     cfg = TrainConfig(epochs=1, subset=10_000, data_dir=str(mnist_dir))
     t0 = time.perf_counter()

@@ -411,8 +411,8 @@ def mcnemar_seeds(r: Result, alpha: float = ALPHA) -> int | None:
 
 SEEDS_RULE = (f"Seeds needed: the fewest seeds at which the claim's test has "
               f"{POWER:.0%} power at its Holm family's strictest level (0.05 / the number "
-              f"of tests) to detect the margin δ (a clause with no margin: the observed "
-              f"effect), σ taken at the pilot's one-sided {SIGMA_BOUND:.0%} upper confidence "
+              f"of tests) to detect the margin δ or the effect observed, whichever is "
+              f"larger, σ taken at the pilot's one-sided {SIGMA_BOUND:.0%} upper confidence "
               "bound (χ² with n−1 degrees of freedom); the noncentral t gives the power. "
               "An exact test needs at least the seeds at which it can reach that level.")
 

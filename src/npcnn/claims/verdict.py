@@ -73,7 +73,9 @@ class Finding:
         if r.counts:
             self.seeds_needed = stats.mcnemar_seeds(r, alpha)
         else:
-            effect = self.margin.delta or abs(r.estimate - c.h0)
+            # The smallest effect that matters, or the one seen if larger: what the clause
+            # needs detected to be settled either way.
+            effect = max(self.margin.delta, abs(r.estimate - c.h0))
             self.seeds_needed = stats.seeds_needed(self.sample.values, effect, alpha,
                                                    exact=r.test != "t")
 
@@ -94,9 +96,10 @@ class Finding:
             return f"ratio {math.exp(r.estimate):.1f}×, {ci}, n={r.n}"
         f = number_format(self.margin.scale)
         what, unit = ("slope", " per step") if c.trend else ("mean", "")
+        bound = f" against {c.h0:g}" if c.h0 else ""
         ci = ("no interval" if r.interval is None else
               f"95% CI [{r.interval[0]:{f}}, {r.interval[1]:{f}}]")
-        return f"{what} {r.estimate:{f}}{unit}, {ci}, n={r.n}"
+        return f"{what} {r.estimate:{f}}{unit}{bound}, {ci}, n={r.n}"
 
     def to_json(self) -> dict:
         c, r, s = self.clause, self.result, self.sample
@@ -167,7 +170,12 @@ class Verdict:
 
     @property
     def sentence(self) -> str:
-        """The finding in plain words, one clause after another."""
+        """The finding in plain words: the claim's topic, then ``detail``."""
+        return f"{TOPICS.get(self.claim, '')}: {self.detail}"
+
+    @property
+    def detail(self) -> str:
+        """Each clause in plain words, one after another."""
         parts = []
         for f in self.findings:
             says = "no: beyond the margin" if (f.clause.want == 0 and
@@ -176,7 +184,7 @@ class Verdict:
             if f.seeds_needed:
                 part += f"; {f.seeds_needed} seeds would give 80% power"
             parts.append(part + ")")
-        return f"{TOPICS.get(self.claim, '')}: " + "; ".join(parts) + "."
+        return "; ".join(parts) + "."
 
     def table(self) -> Table:
         cols = ["clause (the original's words)", "measured", "test", "n (excluded)",
@@ -230,6 +238,7 @@ class Verdict:
                           "topic": TOPICS.get(self.claim, ""),
                           "dataset": datasets.get(self.dataset).id, "word": self.word,
                           "supported": self.supported, "sentence": self.sentence,
+                          "detail": self.detail,
                           "tests": self.tests, "n": self.n, "notes": self.notes,
                           "clauses": [f.to_json() for f in self.findings]})
 

@@ -29,7 +29,7 @@ class Conv2D(Spatial):
         params["W"]: (F, C, k, k) drawn from N(0, init_std^2);  params["b"]: (F,) zeros.
         Both are views into one (F, C*k*k + 1) matrix ``[W | b]`` so the bias rides in
         the matmul against a row of ones.
-    Backward: ``dW, db`` from one matmul ``cols @ dout.T``; ``dx`` (stride 1) as the seed
+    Backward: ``dW, db`` from one matmul ``cols @ dout.T``; ``dx`` (stride 1) as the original
     did it: a convolution of the padded ``dout`` with the filters rotated 180 degrees and
     the channel axes swapped, i.e. im2col(dout) times the flipped weight matrix; other
     strides scatter the columns back with col2im.

@@ -103,7 +103,8 @@ def claims(report: Mapping) -> list[dict]:
         full = w + (f": {', '.join(v.get('supported', []))}" if w == IN_PART else "")
         out.append({"number": n, "text": words, "topic": TOPICS[n], "word": w,
                     "word_full": full, "css": WORD_CSS.get(w, "open"),
-                    "sentence": v.get("sentence", ""), "tests": v.get("tests", 0),
+                    "sentence": v.get("sentence", ""), "detail": v.get("detail", ""),
+                    "tests": v.get("tests", 0),
                     "n": v.get("n", 0), "clauses": v.get("clauses", []),
                     "notes": v.get("notes", []), "verdict": v, "page": s.get("name", ""),
                     "page_title": s.get("title", "")})
