@@ -1,5 +1,5 @@
 """The wheel: an installed npcnn carries its notebooks, study parameters, templates and
-the seed digest, and finds them without a checkout."""
+the original report's digest, and finds them without a checkout."""
 
 from __future__ import annotations
 

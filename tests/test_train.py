@@ -246,8 +246,8 @@ def test_corrupt_checkpoint_warns_and_starts_fresh(tiny_data, tmp_path, monkeypa
 
 
 @pytest.mark.slow
-def test_seed_network_one_epoch_on_real_mnist(mnist_dir):
-    """The seed network at its default setting learns MNIST in one epoch.
+def test_the_originals_network_one_epoch_on_real_mnist(mnist_dir):
+    """The original's network at its default setting learns MNIST in one epoch.
 
     Thresholds, measured (seed 0, deterministic): 1 epoch on the first 10,000 images
     gives 0.8865 test accuracy (seeds 1-4: 0.876-0.887), so the 0.90 first asked for is
