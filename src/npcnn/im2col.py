@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
+from npcnn import thin
+
 
 def out_size(size: int, k: int, stride: int = 1, padding: int = 0) -> int:
     """Output length of a window sweep: ``1 + (size + 2*padding - k) // stride``."""
@@ -303,12 +305,9 @@ def grid_conv_backward(x: GridConv, dout: np.ndarray, g_t: np.ndarray, tmp: np.n
     for i in range(len(x.blocks)):
         block, a, b = x.unfold(i)
         cols = x.columns(a, b)
-        # One call per image block, not split further: on OpenBLAS's Haswell kernels
-        # (Zen 3) column blocks of 2^16..2^22 multiply-adds ran 0.17-0.96x as fast at
-        # C=4, 16 and 32 (no small-matrix kernel there; see ConvReLUPool.backward_cm).
-        np.matmul(block, dout[:, cols].T, out=tmp if i else g_t)
-        if i:
-            g_t += tmp
+        # A thin product (R x P x F with P long): in pieces where the BLAS has a kernel
+        # for them (npcnn.thin).
+        thin.matmul(block, dout[:, cols].T, g_t, tmp, add=bool(i))
         if d is not None:
             np.matmul(w_rot, d.unfold(i)[0], out=dx[:, cols])
 
