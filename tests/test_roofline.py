@@ -72,6 +72,10 @@ def test_rows_take_the_larger_limit_and_the_table_has_one_line_per_step():
     assert lines[3].startswith("| 4 | 2 (1 used) |") and "| not installed | — |" in lines[3]
     assert lines[4].startswith("| 4 | 2 (npcnn: processes) |")
     assert "100 GFLOP/s on 1 thread, 180 GFLOP/s on 2 threads" in roofline.format_limits(LIMITS)
+    assert "BLAS kernel not OpenBLAS (thin dW products as one call" in \
+        roofline.format_limits(LIMITS)
+    assert "BLAS kernel SkylakeX (thin dW products in pieces" in roofline.format_limits(
+        {**LIMITS, "blas_kernel": "SkylakeX", "thin_pieces": True})
     assert "| 4 | Conv2D(1, 4) | dW | 4 x 78400 x 9 | NT | 5.64 | 25 | 25% |" in \
         roofline.format_gemms(LIMITS)
 

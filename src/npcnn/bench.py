@@ -352,7 +352,7 @@ def print_roofline(result: dict) -> None:
           "bytes of a layer-at-a-time step: npcnn.roofline)")
     print(roofline.format_limits(result["limits"]))
     print(roofline.format_table(result["rows"]))
-    print("\neach GEMM of the step alone, one np.matmul on one thread:")
+    print("\neach GEMM of the step alone on one thread, called as npcnn calls it (dW: npcnn.thin):")
     print(roofline.format_gemms(result["limits"]))
 
 

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from npcnn import thin
 from npcnn.batch_split import BatchSplit, ProcessSplit
 from npcnn.config import TrainConfig
 from npcnn.data import load
@@ -145,13 +146,17 @@ def copy_gbs(mib: int = COPY_MIB, repeat: int = 5) -> float:
 
 
 def gemm_gflops(g: Gemm, repeat: int = 7) -> float:
-    """GFLOP/s of ``g`` as one np.matmul of its shape and layout on random floats."""
+    """GFLOP/s of ``g`` on random floats of its shape and layout, called as npcnn calls
+    it: one np.matmul, or for a weight gradient ``thin.matmul`` (pieces where the BLAS
+    kernel has a path for them)."""
     rng = np.random.default_rng(0)
     a = rng.random((g.K, g.M) if g.layout[0] == "T" else (g.M, g.K), dtype=np.float32)
     b = rng.random((g.N, g.K) if g.layout[1] == "T" else (g.K, g.N), dtype=np.float32)
     a, b = (a.T if g.layout[0] == "T" else a), (b.T if g.layout[1] == "T" else b)
-    out = np.empty((g.M, g.N), np.float32)
-    return g.flops / median_ms(lambda: np.matmul(a, b, out=out), repeat) / 1e6
+    out, tmp = np.empty((g.M, g.N), np.float32), np.empty((g.M, g.N), np.float32)
+    call = ((lambda: thin.matmul(a, b, out, tmp)) if g.product == "dW"
+            else (lambda: np.matmul(a, b, out=out)))
+    return g.flops / median_ms(call, repeat) / 1e6
 
 
 def config(channels: int, threads: int = 1, dataset: str = "mnist") -> TrainConfig:
@@ -168,7 +173,8 @@ def machine_limits(channels: list[int], batch: int, threads: list[int],
         rates = [{**asdict(g), "channels": C, "flops": g.flops, "gflops": gemm_gflops(g)}
                  for C in channels for g in gemms(geometry(config(C, dataset=dataset)), batch)]
     return {"sgemm_gflops": peak, "sgemm_n": SGEMM_N, "copy_gbs": copy_gbs(),
-            "copy_mib": COPY_MIB, "gemms": rates}
+            "copy_mib": COPY_MIB, "gemms": rates, "blas_kernel": thin.kernel(),
+            "thin_pieces": thin.small_kernel()}
 
 
 def step_ms(library: str, channels: int, threads: int, batch: int, dataset: str = "mnist",
@@ -231,7 +237,9 @@ def format_limits(limits: dict) -> str:
                      for t, v in limits["sgemm_gflops"].items())
     return (f"sgemm peak ({limits['sgemm_n']}^2 float32 matmul, best of 5): {peak}; "
             f"copy bandwidth ({limits['copy_mib']} MiB array, read + write): "
-            f"{limits['copy_gbs']:.1f} GB/s")
+            f"{limits['copy_gbs']:.1f} GB/s; BLAS kernel "
+            f"{limits.get('blas_kernel') or 'not OpenBLAS'} (thin dW products "
+            f"{'in pieces' if limits.get('thin_pieces') else 'as one call'}: npcnn.thin)")
 
 
 def format_table(table: list[dict]) -> str:

@@ -199,7 +199,7 @@ def roofline_rows(m: dict) -> Table:
 
 
 def gemm_rows(m: dict) -> Table:
-    """Each GEMM of each step alone, one np.matmul on one thread, against the peak."""
+    """Each GEMM of each step alone, on one thread as npcnn calls it, against the peak."""
     limits = m["roofline"]["limits"]
     peak = limits["sgemm_gflops"]["1"]
     rows = [[g["channels"], g["name"], g["product"], f"{g['M']} x {g['K']} x {g['N']}",

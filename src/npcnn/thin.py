@@ -42,14 +42,19 @@ def has_small_kernel(architecture: str | None) -> bool:
 
 
 @functools.cache
-def small_kernel() -> bool:
-    """Whether NumPy's BLAS is an OpenBLAS whose kernel has the small-matrix path (read
-    once per process: OpenBLAS picks its kernel when it loads)."""
+def kernel() -> str | None:
+    """The kernel NumPy's OpenBLAS runs (``"Haswell"``, ``"SkylakeX"``, ...), None for
+    another BLAS (read once per process: OpenBLAS picks its kernel when it loads)."""
     version = np.__config__.CONFIG.get("Build Dependencies", {}).get("blas", {}).get("version")
     # NumPy's own: another OpenBLAS may be loaded too (SciPy's, a plugin's).
     ours = [i for i in threadpool_info() if i.get("internal_api") == "openblas"
             and (version is None or i.get("version") == version)]
-    return bool(ours) and all(has_small_kernel(i.get("architecture")) for i in ours)
+    return ours[0].get("architecture") if ours else None
+
+
+def small_kernel() -> bool:
+    """Whether NumPy's BLAS is an OpenBLAS whose kernel has the small-matrix path."""
+    return has_small_kernel(kernel())
 
 
 def pieces(m: int, k: int, n: int, small: bool) -> int:
@@ -76,4 +81,5 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, tmp: np.ndarray, add: 
             out += tmp
 
 
-__all__ = ["SMALL_KERNELS", "BLOCK_MACS", "has_small_kernel", "small_kernel", "pieces", "matmul"]
+__all__ = ["SMALL_KERNELS", "BLOCK_MACS", "has_small_kernel", "kernel", "small_kernel", "pieces",
+           "matmul"]
