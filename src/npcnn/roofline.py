@@ -41,11 +41,12 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from npcnn import thin
-from npcnn.batch_split import BatchSplit, ProcessSplit
+from npcnn.batch_split import BatchSplit, ProcessSplit, release
 from npcnn.config import TrainConfig
 from npcnn.data import load
 from npcnn.losses import get_loss
 from npcnn.models import build_network, geometry
+from npcnn.threads import blas_limit
 from npcnn.timing import median_ms
 from npcnn.trainer import fresh, train_step
 from npcnn.twin import torch_twin
@@ -190,8 +191,14 @@ def step_ms(library: str, channels: int, threads: int, batch: int, dataset: str 
     if library == "npcnn":
         model, opt = fresh(cfg)
         loss = get_loss(cfg.loss)
-        return {"ms": median_ms(lambda: train_step(model, loss, opt, x, y), repeat),
-                "threads": model.threads if isinstance(model, BatchSplit) else 1,
+        # One BLAS thread, as train() runs its loop: a second one would compete with the
+        # batch split's other part for the second core.
+        try:
+            with blas_limit(1):
+                ms = median_ms(lambda: train_step(model, loss, opt, x, y), repeat)
+        finally:
+            release(model)  # a ProcessSplit's workers stop here, not at exit
+        return {"ms": ms, "threads": model.threads if isinstance(model, BatchSplit) else 1,
                 "processes": isinstance(model, ProcessSplit)}
     import torch  # the optional dependency: only for its own measurement
 
