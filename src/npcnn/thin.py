@@ -73,6 +73,11 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, tmp: np.ndarray, add: 
     m, k = a.shape
     n = b.shape[1]
     parts = pieces(m, k, n, small_kernel() if small is None else small)
+    if parts == 1:  # the common case, without the loop's few microseconds per call
+        np.matmul(a, b, out=tmp if add else out)
+        if add:
+            out += tmp
+        return
     edges = [k * i // parts for i in range(parts + 1)]
     for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
         first = i == 0 and not add
