@@ -188,6 +188,8 @@ def test_a_report_renders_offline_pages_and_redoes_only_what_changed(mnist_dir, 
     assert 0 < info["train_core_seconds"] <= info["train_seconds"] * info["jobs"] * 1.05
     assert f"(training {clock(info['train_seconds'])}, {core}, estimated {said})" in log
     assert f"trained in {clock(info['train_seconds'])}" in index
+    # Every run behind this report was trained by it: their cost is the training's.
+    assert info["runs_core_seconds"] == pytest.approx(info["train_core_seconds"])
 
     mtime = (out / "notebooks" / "lr.ipynb").stat().st_mtime_ns
     # Nothing to train: no time spent measuring this machine's speed.
@@ -196,6 +198,12 @@ def test_a_report_renders_offline_pages_and_redoes_only_what_changed(mnist_dir, 
     assert "notebook lr: unchanged, not executed again" in log and "0 to train" in log
     assert "(training " not in log
     assert (out / "notebooks" / "lr.ipynb").stat().st_mtime_ns == mtime
+    # Nothing trained, and still what the runs behind the findings cost to train.
+    again = json.loads((out / "report.json").read_text())["info"]
+    assert again["trained"] == 0 and again["runs"] == info["runs"] > 0
+    assert again["runs_core_seconds"] == pytest.approx(info["runs_core_seconds"])
+    minutes = f"{info['runs_core_seconds'] / 60:.0f} core-minutes"
+    assert f"| {info['runs']}: {minutes} | 0 / " in (out / "FINDINGS.md").read_text()
 
     code, log = report("momentum")
     assert code == 1 and "notebook lr" not in log

@@ -152,15 +152,28 @@ def is_answered(config: TrainConfig, root: Root = None) -> bool:
     return _checkpoint_state(run_dir(config, root))[1] is None
 
 
-def to_train(configs: list[TrainConfig], root: Root = None) -> list[TrainConfig]:
-    """The runs to train so that every one of ``configs`` is answered: per family, the
-    longest configuration (the shorter ones are its prefixes), unless it is answered."""
+def runs_of(configs: list[TrainConfig]) -> list[TrainConfig]:
+    """The runs that answer ``configs``: per family, the longest configuration (the
+    shorter ones are its prefixes)."""
     longest: dict[str, TrainConfig] = {}
     for c in configs:
         f = family_key(c)
         if f not in longest or c.epochs > longest[f].epochs:
             longest[f] = c
-    return [c for c in longest.values() if not is_answered(c, root)]
+    return list(longest.values())
+
+
+def to_train(configs: list[TrainConfig], root: Root = None) -> list[TrainConfig]:
+    """The runs to train so that every one of ``configs`` is answered (``runs_of``),
+    less those the store has answered."""
+    return [c for c in runs_of(configs) if not is_answered(c, root)]
+
+
+def core_seconds(configs: list[TrainConfig], root: Root = None) -> float:
+    """The training's cost of stored runs in one core's time: their epochs' own seconds
+    summed, whoever trained them, on however many cores."""
+    return sum(e.get("seconds") or 0.0 for c in configs
+               for e in (run_history(c, root) or {}).get("epochs", []))
 
 
 def load_model(config: TrainConfig, root: Root = None) -> Any:
@@ -329,7 +342,7 @@ def write_files(config: TrainConfig, files: dict[str, bytes], root: Root = None)
 
 __all__ = [
     "FINISHED", "root_of", "run_dir", "run_lock", "family_key", "register",
-    "run_history", "epochs_done", "is_answered", "to_train",
+    "run_history", "epochs_done", "is_answered", "runs_of", "to_train", "core_seconds",
     "load_model", "ensure", "repair", "read_files", "files_in",
     "write_files",
 ]

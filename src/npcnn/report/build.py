@@ -123,8 +123,7 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
         except ClusterError as err:
             return fail(str(err))
         trained_s = time.perf_counter() - t0
-        core_s = sum(e.get("seconds") or 0.0 for c in missing
-                     for e in (store.run_history(c, root) or {}).get("epochs", []))
+        core_s = store.core_seconds(missing, root)
         for key, err in errors.items():
             log(f"train FAILED {names.get(key, key)}: {err}")
     # Pages with stored runs mostly start a kernel and draw: one more than the cores keeps
@@ -145,6 +144,7 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
         if s.trains and s.points:
             render.figure(report, s, collect(s.points, s.seeds, root))
     render.digest_page(report)
+    behind = store.runs_of(list(configs.values()))
     info = {"quick": quick, "seeds": seeds or (QUICK_SEEDS if quick else "per study"),
             "seconds": time.perf_counter() - start, "trained": len(missing),
             "cached": len(configs) - len(missing), "jobs": jobs, "scheduler": scheduler,
@@ -155,6 +155,9 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
             # The epochs' own seconds summed over the runs trained: the training's cost in
             # one core's time, whatever the cores or the cluster.
             "train_core_seconds": core_s,
+            # The runs behind the report, whichever report trained them, and their cost:
+            # what the findings cost, also when every run came from the store.
+            "runs": len(behind), "runs_core_seconds": store.core_seconds(behind, root),
             "executed": sum(r.executed for r in records.values()),
             "unchanged": sum(not r.executed and r.status == "ok" for r in records.values()),
             "only": [s.name for s in todo] if only else [],

@@ -137,7 +137,9 @@ def provenance(report: Mapping) -> dict:
             "npcnn": env.get("npcnn", "?"), "numpy": env.get("NumPy", "?"),
             "seeds": "–".join(map(str, [seeds[0], seeds[-1]] if len(seeds) > 1 else seeds))
             or "?", "quick": bool(info.get("quick")), "trained": info.get("trained", 0),
-            "cached": info.get("cached", 0), "train_time": took,
+            "cached": info.get("cached", 0), "train_time": took, "runs": info.get("runs"),
+            "runs_core": (f"{info['runs_core_seconds'] / 60:.0f} core-minutes"
+                          if info.get("runs_core_seconds") else ""),
             "jobs": info.get("jobs", 0)}
 
 

@@ -104,8 +104,11 @@ def write_index(out: Path, comparison: str = "") -> Path:
         if info.get("train_estimate_seconds") is not None:
             took += f" (estimated {text.clock_range(*info['train_estimate_seconds'])})"
     summary = (f"{text.clock(info.get('seconds', 0))} wall time; {trained} "
-               f"runs trained{took}, {info.get('cached', 0)} answered by the run store; "
-               f"{info.get('executed', 0)} notebooks executed, {info.get('unchanged', 0)} "
+               f"runs trained{took}, {info.get('cached', 0)} answered by the run store"
+               + (f" (the {info['runs']} runs behind the report took "
+                  f"{info['runs_core_seconds'] / 60:.0f} core-minutes to train)"
+                  if info.get("runs_core_seconds") else "")
+               + f"; {info.get('executed', 0)} notebooks executed, {info.get('unchanged', 0)} "
                "unchanged")
     head = next((r for r in recs if r.find("headline")), None)
     cards = findings.claims(report)
