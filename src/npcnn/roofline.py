@@ -148,14 +148,14 @@ def copy_gbs(mib: int = COPY_MIB, repeat: int = 5) -> float:
 
 def gemm_gflops(g: Gemm, repeat: int = 7) -> float:
     """GFLOP/s of ``g`` on random floats of its shape and layout, called as npcnn calls
-    it: one np.matmul, or for a weight gradient ``thin.matmul`` (pieces where the BLAS
-    kernel has a path for them)."""
+    it: one np.matmul, or for a convolution's weight gradient (the NT products)
+    ``thin.matmul`` (pieces where the BLAS kernel has a path for them)."""
     rng = np.random.default_rng(0)
     a = rng.random((g.K, g.M) if g.layout[0] == "T" else (g.M, g.K), dtype=np.float32)
     b = rng.random((g.N, g.K) if g.layout[1] == "T" else (g.K, g.N), dtype=np.float32)
     a, b = (a.T if g.layout[0] == "T" else a), (b.T if g.layout[1] == "T" else b)
     out, tmp = np.empty((g.M, g.N), np.float32), np.empty((g.M, g.N), np.float32)
-    call = ((lambda: thin.matmul(a, b, out, tmp)) if g.product == "dW"
+    call = ((lambda: thin.matmul(a, b, out, tmp)) if g.product == "dW" and g.layout == "NT"
             else (lambda: np.matmul(a, b, out=out)))
     return g.flops / median_ms(call, repeat) / 1e6
 

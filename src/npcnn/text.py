@@ -39,10 +39,15 @@ def clock(seconds: float | None) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
+def core_minutes(seconds: float) -> str:
+    """A training's cost in one core's time, as the report writes it: ``198 core-minutes``."""
+    return f"{seconds / 60:.0f} core-minutes"
+
+
 def clock_range(low: float, high: float) -> str:
     """``low–high`` as ``clock`` writes them, one ``clock`` when they read the same."""
     a, b = clock(low), clock(high)
     return a if a == b else f"{a}–{b}"
 
 
-__all__ = ["one_line", "value", "cell", "clock", "clock_range"]
+__all__ = ["one_line", "value", "cell", "clock", "core_minutes", "clock_range"]

@@ -35,7 +35,7 @@ from npcnn.sweep.calibrate import speed_factors
 from npcnn.sweep.plan import estimate_seconds, labels
 from npcnn.sweep.progress import ProgressPrinter
 from npcnn.sweep.runner import collect, scheduler_address, train_runs
-from npcnn.text import clock, clock_range, one_line
+from npcnn.text import clock, clock_range, core_minutes, one_line
 
 _PRINT = threading.Lock()  # pages run on threads: one line at a time
 
@@ -165,7 +165,7 @@ def build_report(dataset: str = datasets.DEFAULT, quick: bool = False, seeds: in
     index.write_json(report, ds.name, info, {**before, **records})
     page = compare.write_page(root_out, quick)
     failed = [s.name for s in todo if records[s.name].status != "ok"]
-    trained = (f" (training {clock(trained_s)}, {core_s / 60:.0f} core-minutes"
+    trained = (f" (training {clock(trained_s)}, {core_minutes(core_s)}"
                + (f", estimated {clock_range(*estimate)})" if estimate is not None else ")")
                if missing else "")
     log(f"wrote {report / 'index.html'} in {clock(info['seconds'])}{trained}"

@@ -132,13 +132,13 @@ def provenance(report: Mapping) -> dict:
     ds = datasets.by_id(report.get("dataset", "")) or datasets.MNIST
     took = text.clock(info["train_seconds"]) if info.get("train_seconds") else ""
     if info.get("train_core_seconds"):
-        took += f" ({info['train_core_seconds'] / 60:.0f} core-minutes)"
+        took += f" ({text.core_minutes(info['train_core_seconds'])})"
     return {"dataset": ds.title, "machine": env.get("CPU", "?"), "date": env.get("date", "?"),
             "npcnn": env.get("npcnn", "?"), "numpy": env.get("NumPy", "?"),
             "seeds": "–".join(map(str, [seeds[0], seeds[-1]] if len(seeds) > 1 else seeds))
             or "?", "quick": bool(info.get("quick")), "trained": info.get("trained", 0),
             "cached": info.get("cached", 0), "train_time": took, "runs": info.get("runs"),
-            "runs_core": (f"{info['runs_core_seconds'] / 60:.0f} core-minutes"
+            "runs_core": (text.core_minutes(info["runs_core_seconds"])
                           if info.get("runs_core_seconds") else ""),
             "jobs": info.get("jobs", 0)}
 

@@ -100,13 +100,13 @@ def write_index(out: Path, comparison: str = "") -> Path:
     if trained and info.get("train_seconds"):
         took = f" in {text.clock(info['train_seconds'])}"
         if info.get("train_core_seconds"):
-            took += f" ({info['train_core_seconds'] / 60:.0f} core-minutes)"
+            took += f" ({text.core_minutes(info['train_core_seconds'])})"
         if info.get("train_estimate_seconds") is not None:
             took += f" (estimated {text.clock_range(*info['train_estimate_seconds'])})"
     summary = (f"{text.clock(info.get('seconds', 0))} wall time; {trained} "
                f"runs trained{took}, {info.get('cached', 0)} answered by the run store"
                + (f" (the {info['runs']} runs behind the report took "
-                  f"{info['runs_core_seconds'] / 60:.0f} core-minutes to train)"
+                  f"{text.core_minutes(info['runs_core_seconds'])} to train)"
                   if info.get("runs_core_seconds") else "")
                + f"; {info.get('executed', 0)} notebooks executed, {info.get('unchanged', 0)} "
                "unchanged")
